@@ -1,0 +1,84 @@
+/* le_mbedtls_config.h - minimal mbedTLS 3.6 configuration for le.h's HTTPS
+   transport: a TLS 1.2 + TLS 1.3 client verifying RSA and ECDSA chains
+   (Kubernetes API servers use either), with the static-buffer allocator so
+   a process can run without malloc once started.
+   Used by tools/mbedtls/build.sh; compile users with
+   -DMBEDTLS_CONFIG_FILE='"le_mbedtls_config.h"'. */
+#ifndef LE_MBEDTLS_CONFIG_H
+#define LE_MBEDTLS_CONFIG_H
+
+/* platform */
+#define MBEDTLS_HAVE_ASM
+#define MBEDTLS_HAVE_TIME
+#define MBEDTLS_HAVE_TIME_DATE          /* certificate validity periods */
+#define MBEDTLS_PLATFORM_C
+#define MBEDTLS_PLATFORM_MEMORY         /* mbedtls_platform_set_calloc_free */
+#define MBEDTLS_MEMORY_BUFFER_ALLOC_C   /* mbedtls_memory_buffer_alloc_init */
+#define MBEDTLS_ERROR_C                 /* mbedtls_strerror in messages */
+
+/* randomness */
+#define MBEDTLS_ENTROPY_C
+#define MBEDTLS_CTR_DRBG_C
+
+/* symmetric crypto and hashes */
+#define MBEDTLS_AES_C
+#define MBEDTLS_AES_ROM_TABLES
+#define MBEDTLS_GCM_C
+#define MBEDTLS_CHACHA20_C
+#define MBEDTLS_POLY1305_C
+#define MBEDTLS_CHACHAPOLY_C
+#define MBEDTLS_CIPHER_C
+#define MBEDTLS_MD_C
+#define MBEDTLS_SHA1_C                  /* old CA signatures, fingerprints */
+#define MBEDTLS_SHA224_C
+#define MBEDTLS_SHA256_C
+#define MBEDTLS_SHA384_C
+#define MBEDTLS_SHA512_C
+#define MBEDTLS_HKDF_C
+
+/* public keys: RSA (PKCS#1 v1.5 and PSS) and ECDSA/ECDH on P-256, P-384,
+   X25519 */
+#define MBEDTLS_BIGNUM_C
+#define MBEDTLS_RSA_C
+#define MBEDTLS_PKCS1_V15
+#define MBEDTLS_PKCS1_V21
+#define MBEDTLS_ECP_C
+#define MBEDTLS_ECDH_C
+#define MBEDTLS_ECDSA_C
+#define MBEDTLS_ECP_DP_SECP256R1_ENABLED
+#define MBEDTLS_ECP_DP_SECP384R1_ENABLED
+#define MBEDTLS_ECP_DP_SECP521R1_ENABLED
+#define MBEDTLS_ECP_DP_CURVE25519_ENABLED
+#define MBEDTLS_ECP_NIST_OPTIM
+#define MBEDTLS_ASN1_PARSE_C
+#define MBEDTLS_ASN1_WRITE_C
+#define MBEDTLS_OID_C
+#define MBEDTLS_PK_C
+#define MBEDTLS_PK_PARSE_C              /* client keys from a kubeconfig */
+#define MBEDTLS_PEM_PARSE_C
+#define MBEDTLS_BASE64_C
+
+/* X.509 */
+#define MBEDTLS_X509_USE_C
+#define MBEDTLS_X509_CRT_PARSE_C
+#define MBEDTLS_X509_CHECK_KEY_USAGE
+#define MBEDTLS_X509_CHECK_EXTENDED_KEY_USAGE
+
+/* PSA crypto: TLS 1.3 in mbedTLS 3.6 is built on it */
+#define MBEDTLS_PSA_CRYPTO_C
+
+/* TLS client */
+#define MBEDTLS_SSL_TLS_C
+#define MBEDTLS_SSL_CLI_C
+#define MBEDTLS_SSL_PROTO_TLS1_2
+#define MBEDTLS_SSL_PROTO_TLS1_3
+#define MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE
+#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ENABLED
+#define MBEDTLS_SSL_KEEP_PEER_CERTIFICATE
+#define MBEDTLS_SSL_SERVER_NAME_INDICATION
+#define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
+#define MBEDTLS_SSL_ENCRYPT_THEN_MAC
+#define MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED
+#define MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED
+
+#endif /* LE_MBEDTLS_CONFIG_H */
