@@ -1158,9 +1158,12 @@ static int le__status_err(le_elector *e, int64_t now) {
                                : "unexpected status");
     }
     if (msg >= 0) {
+        char text[256];
+        long n = le__unescape(&j, msg, text, sizeof text);
         le__puts(&b, ". Server says: ");
-        le__put_clean(&b, body + toks[msg].start,
-                      (size_t)(toks[msg].end - toks[msg].start), 200);
+        if (n >= 0) le__put_clean(&b, text, (size_t)n, 200);
+        else le__put_clean(&b, body + toks[msg].start,
+                           (size_t)(toks[msg].end - toks[msg].start), 200);
     }
     return le__err_end(e, &b, err, st, now);
 }
@@ -1527,3 +1530,8 @@ LEDEF int le_ordinal(const char *pod, long *ordinal) {
 }
 #endif
 #endif /* LE_IMPLEMENTATION */
+
+/* The HTTPS transport, in-cluster configuration and runners. */
+#ifdef LE_HTTPS
+#include "le_https.h"
+#endif

@@ -1,0 +1,61 @@
+# le.h — one entry point: make, make test, make demo, make bench, make static
+CC      ?= cc
+CXX     ?= c++
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Werror
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+CPPFLAGS += -I. -I$(LLHTTP_INC)
+B        = build
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LLHTTP_OBJ = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
+LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http.o
+
+.PHONY: all test unit core-check bench demo clean
+all: $(B)/unit $(B)/unit-cc $(B)/bench-core
+
+$(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -I$(LLHTTP_INC) -c $< -o $@
+$(B)/llhttp-san/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g $(SAN) -I$(LLHTTP_INC) -c $< -o $@
+
+# The core's unit tests: C99, C++, and C99 under ASan + UBSan.
+$(B)/unit: tests/unit.c le.h $(LLHTTP_OBJ)
+	@mkdir -p $(B)
+	$(CC) -std=c99 -pedantic $(WARN) $(CFLAGS) $(CPPFLAGS) tests/unit.c $(LLHTTP_OBJ) -o $@
+$(B)/unit-cc: tests/unit.c le.h $(LLHTTP_OBJ)
+	@mkdir -p $(B)
+	$(CXX) -x c++ -std=c++11 $(WARN) $(CFLAGS) $(CPPFLAGS) tests/unit.c -x none $(LLHTTP_OBJ) -o $@
+$(B)/unit-san: tests/unit.c le.h $(LLHTTP_SAN)
+	@mkdir -p $(B)
+	$(CC) -std=c99 $(WARN) -O1 -g $(SAN) $(CPPFLAGS) tests/unit.c $(LLHTTP_SAN) -o $@
+
+unit: $(B)/unit $(B)/unit-cc $(B)/unit-san
+	$(B)/unit
+	$(B)/unit-cc
+	$(B)/unit-san
+
+# The core object (LE_IMPLEMENTATION without LE_HTTPS) must not allocate,
+# read clocks or the environment, sleep, or print.
+core-check:
+	@mkdir -p $(B)
+	@printf '#define LE_IMPLEMENTATION\n#include "le.h"\n' > $(B)/core.c
+	$(CC) -std=c99 $(WARN) $(CPPFLAGS) -O2 -c $(B)/core.c -o $(B)/core.o
+	@bad=$$(nm -u $(B)/core.o | awk '{print $$2}' | grep -E '^(malloc|calloc|realloc|free|time|clock_gettime|gettimeofday|sleep|usleep|nanosleep|rand|srand|random|getenv|secure_getenv|printf|fprintf|sprintf|snprintf|puts|fputs|fwrite|write|read|socket|open|fopen)$$' || true); \
+	if [ -n "$$bad" ]; then echo "core-check: the core references: $$bad"; exit 1; fi; \
+	echo "core-check: 1 passed, 0 failed (core references none of malloc/free/clocks/getenv/stdio)"
+
+test: unit core-check
+
+$(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
+	@mkdir -p $(B)
+	$(CC) -std=c99 $(WARN) -O2 $(CPPFLAGS) bench/core.c $(LLHTTP_OBJ) -o $@
+
+bench: $(B)/bench-core
+	$(B)/bench-core
+
+clean:
+	rm -rf $(B)
