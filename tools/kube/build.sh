@@ -32,8 +32,6 @@ command -v go >/dev/null || { echo "build.sh: go not found in PATH" >&2; exit 1;
 mkdir -p "$bin"
 cd "$here"
 start=$(date +%s.%N)
-# Fetch modules first so a proxy problem shows up as such.
-go mod download
 for t in "${targets[@]}"; do
     name="${t%%:*}" pkg="${t#*:}"
     echo "build.sh: go build $pkg -> bin/$name"

@@ -457,6 +457,11 @@ func startEtcd(o options) (*embed.Etcd, string, error) {
 	cfg.LogOutputs = []string{filepath.Join(o.state, "etcd.log")}
 	cfg.EnableGRPCGateway = false
 	cfg.UnsafeNoFsync = o.noFsync
+	// NewConfig leaves this at 0, which logs every request as slow.
+	cfg.WarningUnaryRequestDuration = embed.DefaultWarningUnaryRequestDuration
+	// A single member elects itself after one election timeout; keep it short.
+	cfg.TickMs = 20
+	cfg.ElectionMs = 200
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
