@@ -12,7 +12,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LLHTTP_OBJ = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http.o
 
-.PHONY: all test unit core-check bench demo clean
+.PHONY: all test unit sim core-check bench demo clean
 all: $(B)/unit $(B)/unit-cc $(B)/bench-core
 
 $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -33,6 +33,14 @@ $(B)/unit-san: tests/unit.c le.h $(LLHTTP_SAN)
 	@mkdir -p $(B)
 	$(CC) -std=c99 $(WARN) -O1 -g $(SAN) $(CPPFLAGS) tests/unit.c $(LLHTTP_SAN) -o $@
 
+# Many cores against a simulated store with faults: never two leaders.
+$(B)/sim: tests/sim.c le.h $(LLHTTP_SAN)
+	@mkdir -p $(B)
+	$(CC) -std=c99 $(WARN) -O1 -g $(SAN) $(CPPFLAGS) tests/sim.c $(LLHTTP_SAN) -o $@
+
+sim: $(B)/sim
+	$(B)/sim 12
+
 unit: $(B)/unit $(B)/unit-cc $(B)/unit-san
 	$(B)/unit
 	$(B)/unit-cc
@@ -48,7 +56,7 @@ core-check:
 	if [ -n "$$bad" ]; then echo "core-check: the core references: $$bad"; exit 1; fi; \
 	echo "core-check: 1 passed, 0 failed (core references none of malloc/free/clocks/getenv/stdio)"
 
-test: unit core-check
+test: unit sim core-check
 
 $(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
 	@mkdir -p $(B)
