@@ -12,7 +12,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LLHTTP_OBJ = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http.o
 
-.PHONY: all test unit sim core-check bench demo clean
+.PHONY: all test unit sim fuzz fuzz-quick core-check bench demo clean
 all: $(B)/unit $(B)/unit-cc $(B)/bench-core
 
 $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -41,6 +41,20 @@ $(B)/sim: tests/sim.c le.h $(LLHTTP_SAN)
 sim: $(B)/sim
 	$(B)/sim 12
 
+# Mutated replies under ASan + UBSan (also a libFuzzer target: make fuzz).
+$(B)/fuzz: tests/fuzz.c le.h $(LLHTTP_SAN)
+	@mkdir -p $(B)
+	$(CC) -std=c99 $(WARN) -O1 -g $(SAN) $(CPPFLAGS) tests/fuzz.c $(LLHTTP_SAN) -o $@
+
+fuzz-quick: $(B)/fuzz
+	$(B)/fuzz 200000
+
+# Coverage-guided, needs clang and libclang-rt-14-dev: make fuzz SECONDS=60
+fuzz:
+	@mkdir -p $(B)/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -DLE_LIBFUZZER $(CPPFLAGS) tests/fuzz.c $(LLHTTP_SRC)/llhttp.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c -o $(B)/fuzz-lf
+	$(B)/fuzz-lf -max_total_time=$${SECONDS:-60} $(B)/corpus
+
 unit: $(B)/unit $(B)/unit-cc $(B)/unit-san
 	$(B)/unit
 	$(B)/unit-cc
@@ -56,7 +70,7 @@ core-check:
 	if [ -n "$$bad" ]; then echo "core-check: the core references: $$bad"; exit 1; fi; \
 	echo "core-check: 1 passed, 0 failed (core references none of malloc/free/clocks/getenv/stdio)"
 
-test: unit sim core-check
+test: unit sim fuzz-quick core-check
 
 $(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
 	@mkdir -p $(B)
