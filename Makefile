@@ -12,7 +12,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LLHTTP_OBJ = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http.o
 
-.PHONY: all test unit sim fuzz fuzz-quick core-check bench demo clean
+.PHONY: all test unit sim fuzz fuzz-quick options core-check bench demo clean
 all: $(B)/unit $(B)/unit-cc $(B)/bench-core
 
 $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -60,6 +60,22 @@ unit: $(B)/unit $(B)/unit-cc $(B)/unit-san
 	$(B)/unit-cc
 	$(B)/unit-san
 
+# The header under each option, as C99 and C++: declarations only, the
+# implementation, LE_STATIC, small buffers; and two translation units linked.
+options: $(LLHTTP_OBJ)
+	@mkdir -p $(B)/opt
+	@printf '#include "le.h"\nint f(le_elector *e);\nint f(le_elector *e) { return le_is_leader(e, 0); }\n' > $(B)/opt/user.c
+	@printf '#define LE_IMPLEMENTATION\n#include "le.h"\nint f(le_elector *e);\nint main(void) { static le_elector e; return f(&e); }\n' > $(B)/opt/impl.c
+	@printf '#define LE_STATIC\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' > $(B)/opt/static.c
+	@printf '#define LE_BODY_MAX 2048\n#define LE_JSON_TOKENS 64\n#define LE_IDENTITY_MAX 63\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' > $(B)/opt/small.c
+	@for std in "$(CC) -std=c99 -pedantic" "$(CXX) -x c++ -std=c++11" "$(CXX) -x c++ -std=c++17"; do \
+	  for f in user impl static small; do \
+	    $$std $(WARN) $(CPPFLAGS) -c $(B)/opt/$$f.c -o $(B)/opt/$$f.o || exit 1; \
+	  done; \
+	  $(CC) $(B)/opt/user.o $(B)/opt/impl.o $(LLHTTP_OBJ) -o $(B)/opt/linked || exit 1; \
+	done
+	@echo "options: 1 passed, 0 failed"
+
 # The core object (LE_IMPLEMENTATION without LE_HTTPS) must not allocate,
 # read clocks or the environment, sleep, or print.
 core-check:
@@ -70,7 +86,7 @@ core-check:
 	if [ -n "$$bad" ]; then echo "core-check: the core references: $$bad"; exit 1; fi; \
 	echo "core-check: 1 passed, 0 failed (core references none of malloc/free/clocks/getenv/stdio)"
 
-test: unit sim fuzz-quick core-check
+test: unit sim fuzz-quick options core-check
 
 $(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
 	@mkdir -p $(B)

@@ -135,7 +135,11 @@
 
 #ifndef LEDEF
 #ifdef LE_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define LEDEF static __attribute__((unused))
+#else
 #define LEDEF static
+#endif
 #else
 #define LEDEF extern
 #endif
