@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Integration tests: le.h electors (through its HTTPS transport) and
+client-go's own elector against the local kube-apiserver (tools/kube).
+
+    tools/kube/up.sh && python3 tests/integration/run.py [scenario ...]
+
+Each scenario uses its own Lease. Leadership intervals from every replica
+are checked for overlap (CLOCK_MONOTONIC stamps, one machine)."""
+import json, os, subprocess, sys, time, traceback
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (TOP, Replica, check_no_overlap, env, first_start_after, leader,
+                     mono_ns, wait_for)
+
+CFG = env()
+PEER = os.path.join(TOP, "tools", "kube", "bin", "le-peer")
+FAST = ("4s", "3s", "1s")  # LeaseDuration, RenewDeadline, RetryPeriod for the long scenarios
+results = []
+
+
+def get_lease(name):
+    out = subprocess.run([PEER, "get", "--kubeconfig", CFG["LE_KUBECONFIG"], "--namespace",
+                          "default", "--name", name], capture_output=True, text=True, timeout=60)
+    if out.returncode:
+        raise AssertionError("client-go could not read Lease %s: %s" % (name, out.stderr.strip()))
+    return json.loads(out.stdout)
+
+
+def stop_all(rs):
+    for r in rs:
+        if r.p.poll() is None:
+            r.kill()
+
+
+def secs(ns):
+    return ns / 1e9
+
+
+def scenario(fn):
+    results.append(fn)
+    return fn
+
+
+@scenario
+def acquire_renew_release():
+    """One le.h elector: acquires (POST), renews, releases on SIGTERM."""
+    r = Replica("c", "it-a-0", "it-basic", CFG)
+    try:
+        wait_for(r.leading, 10, "it-a-0 to lead")
+        l1 = get_lease("it-basic")["lease"]
+        time.sleep(4.5)  # two renews at the default RetryPeriod of 2 s
+        l2 = get_lease("it-basic")["lease"]
+        assert l2["spec"]["holderIdentity"] == "it-a-0", l2["spec"]
+        assert l2["spec"]["renewTime"] != l1["spec"]["renewTime"], "no renew in 4.5 s"
+        assert l2["spec"]["acquireTime"] == l1["spec"]["acquireTime"]
+        assert int(l2["metadata"]["resourceVersion"]) > int(l1["metadata"]["resourceVersion"])
+        r.term()
+        l3 = get_lease("it-basic")["lease"]
+        assert l3["spec"].get("holderIdentity", "") == "", "not released: %s" % l3["spec"]
+        assert l3["spec"]["leaseDurationSeconds"] == 1, l3["spec"]
+        check_no_overlap([r])
+        return "renewed every 2 s; released on SIGTERM (holderIdentity \"\", leaseDurationSeconds 1)"
+    finally:
+        stop_all([r])
+
+
+@scenario
+def handover_and_takeover():
+    """Two le.h electors, default timing: graceful handover, then kill -9 and
+    takeover after expiry."""
+    rs = [Replica("c", "it-b-%d" % i, "it-handover", CFG) for i in range(3)]
+    try:
+        first = wait_for(lambda: leader(rs), 20, "a leader")
+        time.sleep(3)
+        t0 = mono_ns()
+        first.term()
+        s = wait_for(lambda: first_start_after(rs, t0, first), 10, "a handover")
+        hand = secs(s[0] - t0)
+        assert hand <= 4.4 + 0.5, "handover took %.2f s" % hand
+        second = s[1]
+        time.sleep(5)
+        t1 = mono_ns()
+        second.kill()
+        s2 = wait_for(lambda: first_start_after(rs, t1, second), 25, "a takeover")
+        take = secs(s2[0] - t1)
+        assert take <= 15 + 2 * 2, "takeover took %.2f s > LeaseDuration + 2 x RetryPeriod" % take
+        assert take >= 15 - 2 - 0.1, "took over %.2f s after the kill: before the lease expired" % take
+        check_no_overlap(rs)
+        return "graceful handover %.2f s; takeover after kill -9 %.2f s" % (hand, take)
+    finally:
+        stop_all(rs)
+
+
+@scenario
+def mixed_contention():
+    """3 le.h + 2 client-go electors on one Lease: leaders are killed (-9) and
+    stopped (SIGTERM) in turn and restarted; leadership never overlaps and
+    someone leads again within LeaseDuration + 2 x RetryPeriod."""
+    ld, rd, rp = FAST
+    bound = 4 + 2 * 1
+    kinds = ["c", "c", "c", "go", "go"]
+    rs = [Replica(k, "it-m-%s-%d" % (k, i), "it-mixed", CFG, FAST) for i, k in enumerate(kinds)]
+    notes = []
+    try:
+        for rnd in range(8):
+            cur = wait_for(lambda: leader(rs), 30, "a leader (round %d)" % rnd)
+            time.sleep(1.5)
+            t = mono_ns()
+            graceful = rnd % 2 == 1
+            if graceful:
+                cur.term()
+            else:
+                cur.kill()
+            s = wait_for(lambda: first_start_after(rs, t, cur), 3 * bound, "a new leader (round %d)" % rnd)
+            d = secs(s[0] - t)
+            notes.append("%s %s(%s) -> %s(%s) %.2f s" % ("stop" if graceful else "kill", cur.id, cur.kind,
+                                                         s[1].id, s[1].kind, d))
+            assert d <= bound + 0.5, "round %d: no leader for %.2f s" % (rnd, d)
+            # restart the replica under the same identity (a restarted pod)
+            i = rs.index(cur)
+            rs[i] = Replica(cur.kind, cur.id, "it-mixed", CFG, FAST)
+            rs[i].events[:0] = cur.events  # keep its history for the checker
+        check_no_overlap(rs)
+        return "; ".join(notes)
+    finally:
+        stop_all(rs)
+
+
+@scenario
+def lease_compat():
+    """A Lease written by le.h reads back through client-go without error and
+    has the same fields, in the same formats, as one client-go writes."""
+    c = Replica("c", "it-c-0", "it-compat-c", CFG)
+    g = Replica("go", "it-g-0", "it-compat-go", CFG)
+    try:
+        wait_for(c.leading, 10, "le.h to lead")
+        wait_for(g.leading, 10, "client-go to lead")
+        time.sleep(2.5)
+        lc, lg = get_lease("it-compat-c"), get_lease("it-compat-go")
+        sc, sg = lc["lease"]["spec"], lg["lease"]["spec"]
+        assert sorted(sc) == sorted(sg), "spec fields differ: %s vs %s" % (sorted(sc), sorted(sg))
+        for k in sc:
+            assert type(sc[k]) == type(sg[k]), k
+        for k in ("acquireTime", "renewTime"):
+            for v in (sc[k], sg[k]):
+                assert len(v) == 27 and v[19] == "." and v.endswith("Z"), "%s=%s" % (k, v)
+        assert lc["record"]["holderIdentity"] == "it-c-0", lc["record"]
+        assert lc["record"]["leaseDurationSeconds"] == 15
+        return "spec fields %s identical in kind and format" % ",".join(sorted(sc))
+    finally:
+        stop_all([c, g])
+
+
+@scenario
+def apiserver_restart():
+    """The API server restarts with its etcd data kept: the electors recover,
+    without overlapping leadership."""
+    rs = [Replica("c", "it-r-c-%d" % i, "it-restart", CFG) for i in range(2)]
+    rs.append(Replica("go", "it-r-go-0", "it-restart", CFG))
+    try:
+        wait_for(lambda: leader(rs), 20, "a leader")
+        time.sleep(2)
+        t0 = mono_ns()
+        subprocess.run([os.path.join(TOP, "tools", "kube", "down.sh")], check=True, capture_output=True)
+        subprocess.run([os.path.join(TOP, "tools", "kube", "up.sh")], check=True, capture_output=True)
+        up = secs(mono_ns() - t0)
+        time.sleep(2)
+        l = wait_for(lambda: leader(rs), 40, "a leader after the restart")
+        check_no_overlap(rs)
+        return "API server down and up in %.1f s; %s leads after" % (up, l.id)
+    finally:
+        stop_all(rs)
+
+
+def main():
+    want = sys.argv[1:]
+    os.makedirs(os.path.join(TOP, "build"), exist_ok=True)
+    passed = failed = 0
+    for fn in results:
+        if want and fn.__name__ not in want:
+            continue
+        t = time.monotonic()
+        try:
+            note = fn()
+            passed += 1
+            print("integration: %-24s ok   %5.1f s  %s" % (fn.__name__, time.monotonic() - t, note), flush=True)
+        except Exception as e:
+            failed += 1
+            print("integration: %-24s FAIL %5.1f s  %s" % (fn.__name__, time.monotonic() - t, e), flush=True)
+            traceback.print_exc()
+    print("integration: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
