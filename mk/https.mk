@@ -1,0 +1,118 @@
+# mk/https.mk - build and test the HTTPS transport (LE_HTTPS), the examples
+# and their tests. Included by the main Makefile; also usable alone:
+#
+#   make -f mk/https.mk https-build          examples + tests, mbedTLS 2.28
+#   make -f mk/https.mk https-test           run tests/https (2.28 build)
+#   make -f mk/https.mk https-test-mbedtls3  build mbedTLS 3.6 from Debian's
+#                                            source package, run the same tests
+#                                            plus the malloc-free run
+#
+# Every program is compiled with -Wall -Wextra -Werror as C99 and as C++.
+# Outputs: build/https (mbedTLS 2.28), build/https3 (mbedTLS 3.6).
+
+HTTPS_CC      ?= cc
+HTTPS_CXX     ?= g++
+HTTPS_OUT     := build/https
+HTTPS_OUT3    := build/https3
+HTTPS_MBED3   := build/mbedtls3
+HTTPS_LLHTTP  := /usr/share/llhttp
+HTTPS_WARN    := -Wall -Wextra -Werror
+HTTPS_CFLAGS  ?= -O2 -g
+HTTPS_CPPFLAGS := -D_POSIX_C_SOURCE=200809L -I. -I/usr/share/include/llhttp
+HTTPS_C       := -std=c99 $(HTTPS_WARN) $(HTTPS_CFLAGS) $(HTTPS_CPPFLAGS)
+HTTPS_CXXF    := -x c++ -std=c++11 $(HTTPS_WARN) $(HTTPS_CFLAGS) $(HTTPS_CPPFLAGS)
+HTTPS_LIBS    := -lmbedtls -lmbedx509 -lmbedcrypto
+HTTPS_CPP3    := -I$(HTTPS_MBED3)/include -DMBEDTLS_CONFIG_FILE='"le_mbedtls_config.h"'
+HTTPS_LIBS3   := $(HTTPS_MBED3)/lib/libmbedtls.a $(HTTPS_MBED3)/lib/libmbedx509.a \
+                 $(HTTPS_MBED3)/lib/libmbedcrypto.a
+HTTPS_HDRS    := le.h le_https.h
+
+HTTPS_EXAMPLES := periodic ordinal eventloop
+HTTPS_TESTS    := test_https
+HTTPS_PROGS    := $(HTTPS_EXAMPLES) $(HTTPS_TESTS)
+
+# llhttp from Debian's node-llhttp (C sources, not in this repository)
+HTTPS_LLOBJ  = $(1)/llhttp/llhttp.o $(1)/llhttp/api.o $(1)/llhttp/http.o
+
+.PHONY: https-build https-build-mbedtls3 https-test https-test-mbedtls3 \
+        https-mbedtls3 https-clean
+
+https-build: $(addprefix $(HTTPS_OUT)/,$(HTTPS_PROGS)) \
+             $(addprefix $(HTTPS_OUT)/cxx/,$(HTTPS_PROGS))
+
+https-mbedtls3:
+	tools/mbedtls/build.sh $(HTTPS_MBED3)
+
+https-build-mbedtls3: https-mbedtls3
+	$(MAKE) -f mk/https.mk $(addprefix $(HTTPS_OUT3)/,$(HTTPS_PROGS) noalloc) \
+	    $(addprefix $(HTTPS_OUT3)/cxx/,$(HTTPS_PROGS))
+
+https-test: https-build
+	tests/https/run.sh $(HTTPS_OUT)
+
+https-test-mbedtls3: https-build-mbedtls3
+	tests/https/run.sh $(HTTPS_OUT3)
+
+https-clean:
+	rm -rf $(HTTPS_OUT) $(HTTPS_OUT3)
+
+# ---- llhttp objects --------------------------------------------------------
+$(HTTPS_OUT)/llhttp/%.o $(HTTPS_OUT3)/llhttp/%.o: $(HTTPS_LLHTTP)/%.c
+	@mkdir -p $(@D)
+	$(HTTPS_CC) -O2 -I/usr/share/include/llhttp -c $< -o $@
+
+# ---- mbedTLS 2.28 (Debian) -----------------------------------------------------
+$(HTTPS_OUT)/%: examples/%.c $(HTTPS_HDRS) $(call HTTPS_LLOBJ,$(HTTPS_OUT))
+	@mkdir -p $(@D)
+	$(HTTPS_CC) $(HTTPS_C) $< $(call HTTPS_LLOBJ,$(HTTPS_OUT)) $(HTTPS_LIBS) -o $@
+
+$(HTTPS_OUT)/cxx/%: examples/%.c $(HTTPS_HDRS) $(call HTTPS_LLOBJ,$(HTTPS_OUT))
+	@mkdir -p $(@D)
+	$(HTTPS_CXX) $(HTTPS_CXXF) $< -x none $(call HTTPS_LLOBJ,$(HTTPS_OUT)) $(HTTPS_LIBS) -o $@
+
+$(HTTPS_OUT)/malloc_count.o: tests/https/malloc_count.c
+	@mkdir -p $(@D)
+	$(HTTPS_CC) $(HTTPS_C) -c $< -o $@
+
+$(HTTPS_OUT)/test_https: tests/https/test_https.c $(HTTPS_HDRS) \
+        $(HTTPS_OUT)/malloc_count.o $(call HTTPS_LLOBJ,$(HTTPS_OUT))
+	@mkdir -p $(@D)
+	$(HTTPS_CC) $(HTTPS_C) $< $(HTTPS_OUT)/malloc_count.o \
+	    $(call HTTPS_LLOBJ,$(HTTPS_OUT)) $(HTTPS_LIBS) -o $@
+
+$(HTTPS_OUT)/cxx/test_https: tests/https/test_https.c $(HTTPS_HDRS) \
+        $(HTTPS_OUT)/malloc_count.o $(call HTTPS_LLOBJ,$(HTTPS_OUT))
+	@mkdir -p $(@D)
+	$(HTTPS_CXX) $(HTTPS_CXXF) $< -x none $(HTTPS_OUT)/malloc_count.o \
+	    $(call HTTPS_LLOBJ,$(HTTPS_OUT)) $(HTTPS_LIBS) -o $@
+
+# ---- mbedTLS 3.6 (tools/mbedtls/build.sh) ---------------------------------------
+$(HTTPS_OUT3)/%: examples/%.c $(HTTPS_HDRS) $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3)
+	@mkdir -p $(@D)
+	$(HTTPS_CC) $(HTTPS_C) $(HTTPS_CPP3) $< $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3) -o $@
+
+$(HTTPS_OUT3)/cxx/%: examples/%.c $(HTTPS_HDRS) $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3)
+	@mkdir -p $(@D)
+	$(HTTPS_CXX) $(HTTPS_CXXF) $(HTTPS_CPP3) $< -x none $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3) -o $@
+
+$(HTTPS_OUT3)/malloc_count.o: tests/https/malloc_count.c
+	@mkdir -p $(@D)
+	$(HTTPS_CC) $(HTTPS_C) -c $< -o $@
+
+$(HTTPS_OUT3)/test_https: tests/https/test_https.c $(HTTPS_HDRS) \
+        $(HTTPS_OUT3)/malloc_count.o $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3)
+	@mkdir -p $(@D)
+	$(HTTPS_CC) $(HTTPS_C) $(HTTPS_CPP3) $< $(HTTPS_OUT3)/malloc_count.o \
+	    $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3) -o $@
+
+$(HTTPS_OUT3)/cxx/test_https: tests/https/test_https.c $(HTTPS_HDRS) \
+        $(HTTPS_OUT3)/malloc_count.o $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3)
+	@mkdir -p $(@D)
+	$(HTTPS_CXX) $(HTTPS_CXXF) $(HTTPS_CPP3) $< -x none $(HTTPS_OUT3)/malloc_count.o \
+	    $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3) -o $@
+
+$(HTTPS_OUT3)/noalloc: tests/https/noalloc.c $(HTTPS_HDRS) \
+        $(HTTPS_OUT3)/malloc_count.o $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3)
+	@mkdir -p $(@D)
+	$(HTTPS_CC) $(HTTPS_C) $(HTTPS_CPP3) $< $(HTTPS_OUT3)/malloc_count.o \
+	    $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3) -o $@
