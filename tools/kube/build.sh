@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build kube-apiserver-local and le-peer into tools/kube/bin/.
-# Skips the build when both binaries are newer than every Go source file,
-# go.mod and go.sum. Set LE_KUBE_FORCE_BUILD=1 to build anyway.
+# Skips the build when the binaries were built from the same sources, go.mod,
+# go.sum and Go version (a content fingerprint kept in bin/.fingerprint).
+# Set LE_KUBE_FORCE_BUILD=1 to build anyway.
 # Uses the normal Go module cache (~/go/pkg/mod) and build cache
 # (~/.cache/go-build), so only the first build on a machine is slow.
 set -euo pipefail
@@ -10,26 +11,36 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin="$here/bin"
 targets=("kube-apiserver-local:./apiserver" "le-peer:./peer")
 
-up_to_date() {
-    local t out
-    for t in "${targets[@]}"; do
-        out="$bin/${t%%:*}"
-        [[ -x "$out" ]] || return 1
-        if [[ -n "$(find "$here" -path "$bin" -prune -o -path "$here/state" -prune -o \
-                    \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$out" -print -quit)" ]]; then
-            return 1
-        fi
-    done
-    return 0
+# Fingerprint of everything the binaries depend on: the Go sources, go.mod,
+# go.sum, this script and the Go version. Taken before building, so an edit
+# made while a build runs still triggers the next one.
+fingerprint() {
+    {
+        go version 2>/dev/null || echo no-go
+        cat "${BASH_SOURCE[0]}"
+        find "$here" \( -path "$bin" -o -path "$here/state" \) -prune -o \
+            \( -name '*.go' -o -name go.mod -o -name go.sum \) -type f -print |
+            LC_ALL=C sort | while read -r f; do echo "$f"; cat "$f"; done
+    } | sha256sum | cut -d' ' -f1
 }
 
-if [[ "${LE_KUBE_FORCE_BUILD:-0}" != 1 ]] && up_to_date; then
+up_to_date() {
+    local t
+    for t in "${targets[@]}"; do
+        [[ -x "$bin/${t%%:*}" ]] || return 1
+    done
+    [[ "$(cat "$bin/.fingerprint" 2>/dev/null)" == "$1" ]]
+}
+
+fp="$(fingerprint)"
+if [[ "${LE_KUBE_FORCE_BUILD:-0}" != 1 ]] && up_to_date "$fp"; then
     echo "build.sh: binaries in $bin are up to date"
     exit 0
 fi
 
 command -v go >/dev/null || { echo "build.sh: go not found in PATH" >&2; exit 1; }
 mkdir -p "$bin"
+rm -f "$bin/.fingerprint"
 cd "$here"
 start=$(date +%s.%N)
 for t in "${targets[@]}"; do
@@ -38,5 +49,6 @@ for t in "${targets[@]}"; do
     go build -buildvcs=false -trimpath -ldflags='-s -w' -o "$bin/$name.tmp" "$pkg"
     mv -f "$bin/$name.tmp" "$bin/$name"
 done
+echo "$fp" >"$bin/.fingerprint"
 end=$(date +%s.%N)
-printf 'build.sh: built in %.1f s (%s)\n' "$(echo "$end - $start" | bc 2>/dev/null || awk "BEGIN{print $end-$start}")" "$(go version)"
+printf 'build.sh: built in %s s (%s)\n' "$(awk "BEGIN{printf \"%.1f\", $end-$start}")" "$(go version)"

@@ -177,6 +177,7 @@ func run(o options) error {
 type material struct {
 	caCert, caKey         string
 	serverCert, serverKey string
+	userCert, userKey     string
 	saKey, saPub          string
 	tokenCSV              string
 	adminToken            string
@@ -191,6 +192,8 @@ func prepareState(dir string) (*material, error) {
 		caKey:       filepath.Join(dir, "ca.key"),
 		serverCert:  filepath.Join(dir, "apiserver.crt"),
 		serverKey:   filepath.Join(dir, "apiserver.key"),
+		userCert:    filepath.Join(dir, "user.crt"),
+		userKey:     filepath.Join(dir, "user.key"),
 		saKey:       filepath.Join(dir, "sa.key"),
 		saPub:       filepath.Join(dir, "sa.pub"),
 		tokenCSV:    filepath.Join(dir, "tokens.csv"),
@@ -204,6 +207,9 @@ func prepareState(dir string) (*material, error) {
 	}
 	if err := ensureServing(m); err != nil {
 		return nil, fmt.Errorf("serving certificate: %w", err)
+	}
+	if err := ensureClientCert(m); err != nil {
+		return nil, fmt.Errorf("client certificate: %w", err)
 	}
 	if err := ensureSAKeys(m); err != nil {
 		return nil, fmt.Errorf("service-account keys: %w", err)
@@ -273,18 +279,17 @@ func ensureCA(m *material) error {
 	if err != nil {
 		return err
 	}
-	// A new CA invalidates any serving certificate signed by an old one.
+	// A new CA invalidates any certificate signed by an old one.
 	_ = os.Remove(m.serverCert)
+	_ = os.Remove(m.userCert)
 	if err := writeKey(m.caKey, key); err != nil {
 		return err
 	}
 	return writeCert(m.caCert, der)
 }
 
-func ensureServing(m *material) error {
-	if exists(m.serverCert) && exists(m.serverKey) {
-		return nil
-	}
+// issue signs tmpl for a new P-256 key with the CA and writes both files.
+func issue(m *material, tmpl *x509.Certificate, certPath, keyPath string) error {
 	caKey, err := readKey(m.caKey)
 	if err != nil {
 		return err
@@ -301,8 +306,39 @@ func ensureServing(m *material) error {
 	if err != nil {
 		return err
 	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	if err := writeKey(keyPath, key); err != nil {
+		return err
+	}
+	return writeCert(certPath, der)
+}
+
+// ensureClientCert issues a client certificate for le-user (CN is the user
+// name), accepted through --client-ca-file.
+func ensureClientCert(m *material) error {
+	if exists(m.userCert) && exists(m.userKey) {
+		return nil
+	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
+	return issue(m, &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "le-user"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(5, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, m.userCert, m.userKey)
+}
+
+func ensureServing(m *material) error {
+	if exists(m.serverCert) && exists(m.serverKey) {
+		return nil
+	}
+	now := time.Now()
+	return issue(m, &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "kube-apiserver"},
 		NotBefore:    now.Add(-time.Hour),
@@ -316,15 +352,7 @@ func ensureServing(m *material) error {
 		IPAddresses: []net.IP{
 			net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP(serviceFirstIP),
 		},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	if err := writeKey(m.serverKey, key); err != nil {
-		return err
-	}
-	return writeCert(m.serverCert, der)
+	}, m.serverCert, m.serverKey)
 }
 
 func ensureSAKeys(m *material) error {
@@ -540,6 +568,8 @@ func whenReady(ctx context.Context, o options, m *material, server, envPath stri
 		"LE_USER_TOKEN_FILE=" + m.userToken,
 		"LE_NORBAC_TOKEN_FILE=" + m.norbacToken,
 		"LE_KUBECONFIG=" + m.kubeconfig,
+		"LE_USER_CERT=" + m.userCert,
+		"LE_USER_KEY=" + m.userKey,
 		"LE_STATE_DIR=" + o.state,
 		"LE_APISERVER_PID=" + strconv.Itoa(os.Getpid()),
 		"",
