@@ -260,12 +260,19 @@ func cmdRun(args []string) error {
 		ReleaseOnCancel: true,
 		Name:            *name,
 		Callbacks: leaderelection.LeaderCallbacks{
-			OnStartedLeading: func(context.Context) {
+			OnStartedLeading: func(ctx context.Context) {
 				lock.led.Store(true)
 				emit(*id, "started", map[string]any{"term": lock.lastTerm.Load()})
+				// client-go cancels this context the moment leadership
+				// ends, before it tries to release: that is when the work
+				// must stop, so that is the end of the interval.
+				<-ctx.Done()
+				emit(*id, "stopped", nil)
 			},
 			OnStoppedLeading: func() {
-				emit(*id, "stopped", map[string]any{"was_leader": lock.led.Load()})
+				// called after Run returns (after any release), even if
+				// it never led
+				emit(*id, "run_returned", map[string]any{"was_leader": lock.led.Load()})
 			},
 			OnNewLeader: func(leader string) {
 				emit(*id, "new_leader", map[string]any{"leader": leader})
