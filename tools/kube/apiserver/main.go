@@ -147,6 +147,11 @@ func run(o options) error {
 		"--endpoint-reconciler-type=none",
 		"--disable-admission-plugins=ServiceAccount",
 		"--profiling=false",
+		// Lease spec.strategy and spec.preferredHolder are dropped on write
+		// unless this gate is on; with it, tests can check that electors
+		// preserve them.
+		"--feature-gates=CoordinatedLeaderElection=true",
+		"--runtime-config=coordination.k8s.io/v1beta1=true",
 		"--cert-dir=" + filepath.Join(state, "apiserver-certs"),
 		fmt.Sprintf("--v=%d", o.verbosity),
 	}
