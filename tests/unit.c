@@ -1022,6 +1022,7 @@ static void test_recorded_replies(void) {
     HAS(r, "PUT ");
     HAS(body_of(r), "\"labels\":{\"app\":\"web\"},\"annotations\":{\"note\":\"keep me\"}");
     HAS(body_of(r), "\"managedFields\":[{\"manager\":\"le.h\"");
+    HAS(body_of(r), ",\"strategy\":\"OldestEmulationVersion\",\"preferredHolder\":\"pod-z\"}");
     CHECK(feed_fixture_all_splits(&E, 2003, "put-200.http") == 0);
     CHECK(le_is_leader(&E, 2003) && count(&LOG, LE_EV_ERROR) == 0);
     HAS(send_at(&E, 4003), "PUT ");

@@ -32,8 +32,9 @@ class Replica:
             cmd = [os.path.join(TOP, "build", "le-elector"), "--server", cfg["LE_SERVER"],
                    "--ca", cfg["LE_CA"], "--token-file", cfg["LE_USER_TOKEN_FILE"]]
         else:
-            cmd = [os.path.join(TOP, "tools", "kube", "bin", "le-peer"), "run",
-                   "--kubeconfig", cfg["LE_KUBECONFIG"], "--rejoin"]
+            cmd = [os.path.join(TOP, "tools", "kube", "bin", "le-peer"), "run", "--rejoin",
+                   "--server", cfg["LE_SERVER"], "--ca", cfg["LE_CA"],
+                   "--token-file", cfg["LE_USER_TOKEN_FILE"]]
         cmd += ["--namespace", "default", "--name", lease, "--identity", ident,
                 "--lease-duration", ld, "--renew-deadline", rd, "--retry-period", rp, *extra]
         self.log = open(os.path.join(TOP, "build", "it-%s.log" % ident), "w")
