@@ -12,8 +12,8 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LLHTTP_OBJ = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http.o
 
-.PHONY: all test unit sim fuzz fuzz-quick options core-check bench demo clean
-all: $(B)/unit $(B)/unit-cc $(B)/bench-core
+.PHONY: all test unit sim fuzz fuzz-quick options core-check kube integration bench demo clean
+all: $(B)/unit $(B)/unit-cc $(B)/bench-core $(B)/le-elector
 
 $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(dir $@)
@@ -76,6 +76,23 @@ options: $(LLHTTP_OBJ)
 	done
 	@echo "options: 1 passed, 0 failed"
 
+# ---- against a real kube-apiserver (tools/kube) ----------------------------
+TLS_LIBS = -lmbedtls -lmbedx509 -lmbedcrypto
+
+$(B)/le-elector: tests/integration/elector.c le.h le_https.h $(LLHTTP_OBJ)
+	@mkdir -p $(B)
+	$(CC) -std=c99 $(WARN) $(CFLAGS) $(CPPFLAGS) tests/integration/elector.c $(LLHTTP_OBJ) $(TLS_LIBS) -o $@
+
+kube:
+	tools/kube/build.sh
+
+# Starts the local API server unless one is up already (and then leaves it).
+integration: $(B)/le-elector kube
+	@was_up=0; [ -f tools/kube/state/env ] && kill -0 $$(cat tools/kube/state/pid 2>/dev/null) 2>/dev/null && was_up=1; \
+	tools/kube/up.sh >/dev/null || exit 1; \
+	python3 tests/integration/run.py; rc=$$?; \
+	[ $$was_up = 1 ] || tools/kube/down.sh >/dev/null; exit $$rc
+
 # The core object (LE_IMPLEMENTATION without LE_HTTPS) must not allocate,
 # read clocks or the environment, sleep, or print.
 core-check:
@@ -86,7 +103,7 @@ core-check:
 	if [ -n "$$bad" ]; then echo "core-check: the core references: $$bad"; exit 1; fi; \
 	echo "core-check: 1 passed, 0 failed (core references none of malloc/free/clocks/getenv/stdio)"
 
-test: unit sim fuzz-quick options core-check
+test: unit sim fuzz-quick options core-check integration
 
 $(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
 	@mkdir -p $(B)

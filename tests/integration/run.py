@@ -9,7 +9,7 @@ are checked for overlap (CLOCK_MONOTONIC stamps, one machine)."""
 import json, os, subprocess, sys, time, traceback
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (TOP, Replica, check_no_overlap, env, first_start_after, leader,
+from harness import (STATE, TOP, Replica, check_no_overlap, env, first_start_after, leader,
                      mono_ns, wait_for)
 
 CFG = env()
@@ -153,21 +153,25 @@ def lease_compat():
 
 @scenario
 def apiserver_restart():
-    """The API server restarts with its etcd data kept: the electors recover,
-    without overlapping leadership."""
+    """The API server stops for longer than RenewDeadline and restarts with
+    its etcd data kept: the leader stops leading in time, the electors
+    recover, and leadership never overlaps."""
     rs = [Replica("c", "it-r-c-%d" % i, "it-restart", CFG) for i in range(2)]
     rs.append(Replica("go", "it-r-go-0", "it-restart", CFG))
     try:
-        wait_for(lambda: leader(rs), 20, "a leader")
+        before = wait_for(lambda: leader(rs), 20, "a leader")
         time.sleep(2)
         t0 = mono_ns()
-        subprocess.run([os.path.join(TOP, "tools", "kube", "down.sh")], check=True, capture_output=True)
-        subprocess.run([os.path.join(TOP, "tools", "kube", "up.sh")], check=True, capture_output=True)
+        subprocess.run([os.path.join(TOP, "tools", "kube", "down.sh"), STATE], check=True, capture_output=True)
+        time.sleep(12)  # > RenewDeadline (10 s): the leader must give up
+        assert not before.leading(), "%s still leads 12 s into the outage" % before.id
+        subprocess.run([os.path.join(TOP, "tools", "kube", "up.sh"), STATE], check=True, capture_output=True)
         up = secs(mono_ns() - t0)
-        time.sleep(2)
-        l = wait_for(lambda: leader(rs), 40, "a leader after the restart")
+        after = wait_for(lambda: leader(rs), 40, "a leader after the restart")
+        back = secs(mono_ns() - t0) - up
         check_no_overlap(rs)
-        return "API server down and up in %.1f s; %s leads after" % (up, l.id)
+        return "API server away %.1f s; %s stopped leading during it; %s leads %.1f s after it is back" % (
+            up, before.id, after.id, back)
     finally:
         stop_all(rs)
 
