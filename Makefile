@@ -112,5 +112,14 @@ $(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
 bench: $(B)/bench-core
 	$(B)/bench-core
 
+# The README's first command: installs what is missing, builds, and shows
+# an election, a crash and a graceful handover on a local kube-apiserver.
+demo:
+	bash tools/deps.sh
+	$(MAKE) --no-print-directory build/https/periodic kube
+	python3 tools/demo.py
+
 clean:
 	rm -rf $(B)
+
+-include mk/https.mk
