@@ -1634,7 +1634,7 @@ static int le__https_resolve(le_https *t, le_elector *e, le_time now) {
 static void le__https_connect_msg(le_https *t, le__sb *b, int err) {
     le__puts(b, "cannot connect to the API server at ");
     le__puts(b, t->addr_text);
-    if (strcmp(t->host, t->addr_text)) {
+    if (strcmp(t->hostport, t->addr_text)) {
         le__puts(b, " (");
         le__puts(b, t->hostport);
         le__puts(b, ")");
