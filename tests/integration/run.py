@@ -98,10 +98,15 @@ def mixed_contention():
     someone leads again within LeaseDuration + 2 x RetryPeriod."""
     ld, rd, rp = FAST
     bound = 4 + 2 * 1
-    kinds = ["c", "c", "c", "go", "go"]
-    rs = [Replica(k, "it-m-%s-%d" % (k, i), "it-mixed", CFG, FAST) for i, k in enumerate(kinds)]
+    kinds = ["go", "go", "c", "c", "c"]
+    rs = []
     notes = []
     try:
+        # client-go first, so that a Go leader is among those killed
+        for i, k in enumerate(kinds):
+            if k == "c" and len(rs) == 2:
+                wait_for(lambda: leader(rs), 30, "a client-go leader")
+            rs.append(Replica(k, "it-m-%s-%d" % (k, i), "it-mixed", CFG, FAST))
         for rnd in range(8):
             cur = wait_for(lambda: leader(rs), 30, "a leader (round %d)" % rnd)
             time.sleep(1.5)
@@ -120,6 +125,44 @@ def mixed_contention():
             i = rs.index(cur)
             rs[i] = Replica(cur.kind, cur.id, "it-mixed", CFG, FAST)
             rs[i].events[:0] = cur.events  # keep its history for the checker
+        iv = check_no_overlap(rs)
+        kinds_led = set(i[2].split("-")[2] for i in iv)
+        assert kinds_led == {"c", "go"}, "only %s replicas ever led" % kinds_led
+        return "; ".join(notes)
+    finally:
+        stop_all(rs)
+
+
+@scenario
+def interop_handover():
+    """One le.h and one client-go replica hand the Lease back and forth:
+    graceful release both ways, then takeover after kill -9 both ways."""
+    notes = []
+    c = Replica("c", "it-i-c-0", "it-interop", CFG)
+    rs = [c]
+    try:
+        wait_for(c.leading, 10, "le.h to lead")
+        g = Replica("go", "it-i-go-0", "it-interop", CFG)
+        rs.append(g)
+        time.sleep(3)
+        for step, (old, mk) in enumerate([("c", "go"), ("go", "c"), ("c", "go"), ("go", "c")]):
+            cur = leader(rs)
+            assert cur is not None and cur.kind == old, "step %d: expected a %s leader" % (step, old)
+            t = mono_ns()
+            graceful = step < 2
+            cur.term() if graceful else cur.kill()
+            s = wait_for(lambda: first_start_after(rs, t, cur), 25, "a %s leader" % mk)
+            assert s[1].kind == mk
+            d = secs(s[0] - t)
+            if graceful:
+                assert d <= 2 * 2.2 + 0.5, "handover %s -> %s took %.2f s" % (old, mk, d)
+            else:
+                assert 15 - 2 - 0.1 <= d <= 15 + 2 * 2 + 0.5, "takeover %s -> %s took %.2f s" % (old, mk, d)
+            notes.append("%s %s -> %s %.2f s" % ("release" if graceful else "kill -9", old, mk, d))
+            i = rs.index(cur)
+            rs[i] = Replica(cur.kind, cur.id, "it-interop", CFG)
+            rs[i].events[:0] = cur.events
+            time.sleep(3)
         check_no_overlap(rs)
         return "; ".join(notes)
     finally:
