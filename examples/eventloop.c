@@ -155,5 +155,6 @@ int main(int argc, char **argv) {
     printf("[%s] done\n", a.id);
     le_cancel_free(&quit);
     le_https_free(&t);
+    le_https_global_free(); /* mbedTLS 3's process-wide PSA state */
     return 0;
 }

@@ -196,5 +196,6 @@ int main(int argc, char **argv) {
     if (a.out) fclose(a.out);
     le_cancel_free(&stop);
     le_https_free(&t);
+    le_https_global_free(); /* mbedTLS 3's process-wide PSA state */
     return 0;
 }

@@ -114,9 +114,7 @@ int main(void) {
     printf("%s noalloc: no malloc after start with mbedtls_memory_buffer_alloc "
            "(renews, a reconnect, the release)\n", ok ? "PASS" : "FAIL");
     le_https_free(&t);
-#if defined(MBEDTLS_PSA_CRYPTO_C)
-    mbedtls_psa_crypto_free();
-#endif
+    le_https_global_free();
     mbedtls_memory_buffer_alloc_free();
     printf("%d passed, %d failed\n", ok, !ok);
     return ok ? 0 : 1;

@@ -63,6 +63,8 @@
 #define MBEDTLS_X509_CRT_PARSE_C
 #define MBEDTLS_X509_CHECK_KEY_USAGE
 #define MBEDTLS_X509_CHECK_EXTENDED_KEY_USAGE
+#define MBEDTLS_X509_RSASSA_PSS_SUPPORT /* TLS 1.3 offers rsa_pss_rsae_* only
+                                           with it: RSA servers need it */
 
 /* PSA crypto: TLS 1.3 in mbedTLS 3.6 is built on it */
 #define MBEDTLS_PSA_CRYPTO_C
