@@ -147,6 +147,8 @@
    LE_HTTPS_TOKEN_MAX   largest bearer token, bytes              (4096)
    LE_HTTPS_PATH_MAX    longest file path, bytes                  (512)
    LE_HTTPS_FILE_MAX    largest kubeconfig or CA file, bytes  (1048576)
+   LE_HTTPS_NO_DNS      never call getaddrinfo: servers must be IP literals
+                        (in-cluster they are); for small static binaries
 */
 #ifndef LE__HTTPS_DECL
 #define LE__HTTPS_DECL
@@ -1603,6 +1605,19 @@ static int le__https_resolve(le_https *t, le_elector *e, le_time now) {
     int r, n = 0;
     if (t->resolved) return 0;
     if (le__https_numeric(t)) return 0;
+#ifdef LE_HTTPS_NO_DNS
+    (void)hints; (void)res; (void)ai; (void)port; (void)r; (void)n;
+    b = le__https_sb(t->last_msg, sizeof t->last_msg);
+    le__puts(&b, "the API server is given by name ('");
+    le__puts(&b, t->host);
+    le__puts(&b, "', from ");
+    le__puts(&b, t->origin);
+    le__puts(&b, ") but this program was built with LE_HTTPS_NO_DNS. Fix: "
+                 "give an IP address (in a pod KUBERNETES_SERVICE_HOST is one)"
+                 ", or build without LE_HTTPS_NO_DNS");
+    le__https_fail(t, e, now, LE_ECONNECT, &b, 1);
+    return -1;
+#else
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -1640,6 +1655,7 @@ static int le__https_resolve(le_https *t, le_elector *e, le_time now) {
     t->naddr = n;
     t->resolved = 1;
     return 0;
+#endif
 }
 
 static void le__https_connect_msg(le_https *t, le__sb *b, int err) {

@@ -34,11 +34,30 @@ HTTPS_PROGS    := $(HTTPS_EXAMPLES) $(HTTPS_TESTS)
 # llhttp from Debian's node-llhttp (C sources, not in this repository)
 HTTPS_LLOBJ  = $(1)/llhttp/llhttp.o $(1)/llhttp/api.o $(1)/llhttp/http.o
 
-.PHONY: https-build https-build-mbedtls3 https-test https-test-mbedtls3 \
+.PHONY: https-build https-options https-build-mbedtls3 https-test https-test-mbedtls3 \
         https-mbedtls3 https-clean
 
 https-build: $(addprefix $(HTTPS_OUT)/,$(HTTPS_PROGS)) \
-             $(addprefix $(HTTPS_OUT)/cxx/,$(HTTPS_PROGS))
+             $(addprefix $(HTTPS_OUT)/cxx/,$(HTTPS_PROGS)) https-options
+
+# The transport under each option, as C99 -pedantic, C++11 and C++17: a
+# declarations-only translation unit linked with the implementation one,
+# LE_STATIC (no unused-function warnings), small buffers.
+HTTPS_OPT := $(HTTPS_OUT)/opt
+https-options: $(call HTTPS_LLOBJ,$(HTTPS_OUT))
+	@mkdir -p $(HTTPS_OPT)
+	@printf '#define LE_HTTPS\n#include "le.h"\nint f(le_https *t);\nint f(le_https *t) { return le_https_errmsg(t)[0]; }\n' >$(HTTPS_OPT)/user.c
+	@printf '#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint f(le_https *t);\nint main(void) { static le_https t; return f(&t); }\n' >$(HTTPS_OPT)/impl.c
+	@printf '#define LE_STATIC\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(HTTPS_OPT)/static.c
+	@printf '#define LE_HTTPS_TOKEN_MAX 1024\n#define LE_HTTPS_PATH_MAX 128\n#define LE_BODY_MAX 4096\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(HTTPS_OPT)/small.c
+	@printf '#define LE_HTTPS_NO_DNS\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(HTTPS_OPT)/nodns.c
+	@for std in "$(HTTPS_CC) -std=c99 -pedantic" "$(HTTPS_CXX) -x c++ -std=c++11" "$(HTTPS_CXX) -x c++ -std=c++17"; do \
+	  for f in user impl static small nodns; do \
+	    $$std $(HTTPS_WARN) $(HTTPS_CPPFLAGS) -c $(HTTPS_OPT)/$$f.c -o $(HTTPS_OPT)/$$f.o || exit 1; \
+	  done; \
+	  $(HTTPS_CC) $(HTTPS_OPT)/user.o $(HTTPS_OPT)/impl.o $(call HTTPS_LLOBJ,$(HTTPS_OUT)) $(HTTPS_LIBS) -o $(HTTPS_OPT)/linked || exit 1; \
+	done
+	@echo "https-options: LE_HTTPS builds as C99 -pedantic, C++11, C++17, static, split, small, no DNS"
 
 https-mbedtls3:
 	tools/mbedtls/build.sh $(HTTPS_MBED3)

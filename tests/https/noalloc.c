@@ -29,7 +29,8 @@ unsigned long le_test_count_stop(void);
 }
 #endif
 
-static unsigned char heap[192 * 1024];
+static unsigned char heap[256 * 1024];
+static size_t heap_len = 128 * 1024;
 static le_https t;
 static le_elector e;
 static int leading, stops, errors;
@@ -75,10 +76,13 @@ int main(void) {
         fprintf(stderr, "noalloc: LE_SERVER, LE_CA, LE_USER_TOKEN_FILE needed\n");
         return 2;
     }
+    if (getenv("LE_NOALLOC_KB")) /* to find the smallest heap that works */
+        heap_len = (size_t)atoi(getenv("LE_NOALLOC_KB")) * 1024;
+    if (heap_len > sizeof heap) heap_len = sizeof heap;
     printf("noalloc: %s, %u KB static heap for mbedTLS\n",
-           MBEDTLS_VERSION_STRING_FULL, (unsigned)(sizeof heap / 1024));
+           MBEDTLS_VERSION_STRING_FULL, (unsigned)(heap_len / 1024));
     fflush(stdout);
-    mbedtls_memory_buffer_alloc_init(heap, sizeof heap);
+    mbedtls_memory_buffer_alloc_init(heap, heap_len);
 
     c.ns = "default";
     c.name = "noalloc";

@@ -177,6 +177,51 @@ POD_NAME=web "$out/ordinal" --check >/dev/null 2>&1; rb=$?
     pass "ordinal: web-0 leads, web-1 does not, POD_INDEX wins, 'web' is an error" ||
     fail "ordinal: exit codes $r0 $r1 $ri $rb"
 
+# ---- deploy manifests: server-side validation, least-privilege Role -----------------
+lead_once() { # lead_once OUTFILE ARGS...: leads, then SIGTERM releases
+    local f=$1 pid rc
+    shift
+    "$out/periodic" "$@" >"$f" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    if ! wait_for "$f" "leading (term" 10; then kill "$pid" 2>/dev/null; return 1; fi
+    kill -TERM "$pid"
+    wait "$pid"
+    rc=$?
+    [[ $rc -eq 0 ]] && grep -q "shutting down" "$f"
+}
+if command -v kubectl >/dev/null; then
+    echo "== examples/deploy"
+    k=(kubectl --kubeconfig "$LE_KUBECONFIG")
+    dns=le-deploy-test
+    "${k[@]}" create namespace "$dns" >/dev/null 2>&1
+    "${k[@]}" -n "$dns" apply --dry-run=server -f examples/deploy/ >"$work/deploy.log" 2>&1 &&
+        pass "deploy: every manifest accepted by kube-apiserver (server-side dry run)" ||
+        fail "deploy: manifests rejected (see $work/deploy.log)"
+    "${k[@]}" -n "$dns" delete lease periodic-example --ignore-not-found >>"$work/deploy.log" 2>&1
+    "${k[@]}" -n "$dns" apply -f examples/deploy/rbac.yaml >>"$work/deploy.log" 2>&1
+    "${k[@]}" -n "$dns" create token periodic >"$work/sa.token" 2>>"$work/deploy.log"
+    sa=(--server "$LE_SERVER" --ca "$LE_CA" --token-file "$work/sa.token" --ns "$dns")
+    lead_once "$work/rbac1.out" "${sa[@]}" "${fast[@]}" --id rbac-a &&
+        pass "deploy: rbac.yaml's Role is enough to create, renew and release the Lease" ||
+        fail "deploy: periodic with rbac.yaml (see $work/rbac1.out)"
+    if "${k[@]}" --server "$LE_SERVER" --certificate-authority "$LE_CA" \
+        --token "$(cat "$work/sa.token")" -n "$dns" get lease other-lease >"$work/rbac-other.log" 2>&1 ||
+       ! grep -q Forbidden "$work/rbac-other.log"; then
+        fail "deploy: the Role allows reading other Leases (see $work/rbac-other.log)"
+    else
+        pass "deploy: the Role forbids reading other Leases"
+    fi
+    "${k[@]}" -n "$dns" delete lease periodic-example >>"$work/deploy.log" 2>&1
+    "${k[@]}" -n "$dns" patch role periodic-lease --type=json \
+        -p '[{"op":"remove","path":"/rules/1"}]' >>"$work/deploy.log" 2>&1
+    "${k[@]}" -n "$dns" apply -f examples/deploy/lease.yaml >>"$work/deploy.log" 2>&1
+    lead_once "$work/rbac2.out" "${sa[@]}" "${fast[@]}" --id rbac-b &&
+        pass "deploy: without the create rule, a Lease made ahead (lease.yaml) is taken over" ||
+        fail "deploy: periodic without create (see $work/rbac2.out)"
+    "${k[@]}" -n "$dns" apply -f examples/deploy/rbac.yaml >>"$work/deploy.log" 2>&1
+fi
+
 # ---- 3. valgrind ------------------------------------------------------------------------
 if command -v valgrind >/dev/null; then
     echo "== valgrind $out/periodic"
