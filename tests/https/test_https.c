@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -973,6 +974,22 @@ static void t_reset(void) {
           && T.stats.connects == 2 && has_code(LE_EIO),
           "reset: connection reset mid-reply survived, one reconnect", m);
     if (verbose) printf("  . %s\n", m);
+    /* the server closes the idle keep-alive connection between renews:
+       noticed while idle, reopened at the next request, no error */
+    {
+        uint64_t req = T.stats.requests, conns = T.stats.connects;
+        int errs = O.errors;
+        while (T.stats.requests == req) drive(5, 0);
+        drive(60, 0); /* the reply is in; the connection idles */
+        while (R.n) relay_drop(&R, 0, 0); /* FIN to the elector */
+        drive(1500, 0);
+        snprintf(m, sizeof m, "connections %llu -> %llu, errors %d -> %d, "
+                 "stops %d", (unsigned long long)conns,
+                 (unsigned long long)T.stats.connects, errs, O.errors, O.stops);
+        check(T.stats.connects == conns + 1 && O.errors == errs && O.stops == 0,
+              "reset: an idle connection closed by the server is reopened "
+              "quietly", m);
+    }
     finish();
 }
 
@@ -1109,6 +1126,93 @@ static void t_run_custom(void) {
     le_cancel_free(&cb_cancel);
 }
 
+/* le_run with the bundled transport, cancelled by a signal while the
+   server has gone silent: the release cannot complete, le_run returns when
+   it gives up (RenewDeadline), without spinning meanwhile. The relay runs
+   in a child process, since le_run blocks. */
+static volatile sig_atomic_t child_silent;
+static void on_usr1(int sig) { (void)sig; child_silent = 1; }
+static le_cancel rc_cancel;
+static void on_usr2(int sig) { (void)sig; le_cancel_fire(&rc_cancel); }
+typedef struct rcx { pid_t child; int64_t silenced_at, fired_at; } rcx;
+static int64_t rc_tick(void *ctx, le_elector *e, le_time now) {
+    rcx *x = (rcx *)ctx;
+    if (!x->silenced_at && le_is_leader(e, now.mono_ms) &&
+        now.mono_ms - O.started_at > 600) {
+        kill(x->child, SIGUSR1);
+        x->silenced_at = now.mono_ms;
+    }
+    if (x->silenced_at && !x->fired_at && now.mono_ms - x->silenced_at > 100) {
+        x->fired_at = now.mono_ms;
+        raise(SIGUSR2); /* the handler calls le_cancel_fire() */
+    }
+    return now.mono_ms + 50;
+}
+static int64_t cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static void t_run_cancel(void) {
+    le_https_config hc;
+    le_config c;
+    le_io io;
+    rcx x;
+    char url[128], m[300];
+    int64_t cpu0, cpu, back;
+    int r;
+    if (relay_open(&R, "127.0.0.1")) {
+        check(0, "run-cancel: relay", strerror(errno));
+        return;
+    }
+    memset(&x, 0, sizeof x);
+    signal(SIGUSR1, on_usr1);
+    x.child = fork();
+    if (x.child == 0) { /* the relay */
+        for (;;) {
+            if (child_silent) R.mode = R_SILENT;
+            drive(50, 0);
+        }
+    }
+    close(R.lfd); /* the parent's copy */
+    R.on = 0;
+    base(&hc, &c, user_tok);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", R.port);
+    hc.server = url;
+    if (start("runcancel", &hc, &c, 2000, 1500, 300)) {
+        check(0, "run-cancel: init", le_https_errmsg(&T));
+        kill(x.child, SIGKILL);
+        waitpid(x.child, 0, 0);
+        return;
+    }
+    le_cancel_init(&rc_cancel);
+    signal(SIGUSR2, on_usr2);
+    memset(&io, 0, sizeof io);
+    io.https = &T;
+    io.cancel = &rc_cancel;
+    io.ctx = &x;
+    io.tick = rc_tick;
+    cpu0 = cpu_ms();
+    r = le_run(&E, &io);
+    back = le_clock().mono_ms;
+    cpu = cpu_ms() - cpu0;
+    running = 0;
+    le_https_free(&T);
+    le_cancel_free(&rc_cancel);
+    kill(x.child, SIGKILL);
+    waitpid(x.child, 0, 0);
+    snprintf(m, sizeof m, "le_run returned %d, %lld ms after the cancel, "
+             "stops %d (reason %d), %lld ms CPU in le_run", r,
+             (long long)(back - x.fired_at), O.stops, (int)O.reason,
+             (long long)cpu);
+    printf("  %s\n", m);
+    check(r == 0 && x.fired_at && O.stops == 1 && O.reason == LE_STOP_CANCEL &&
+          back - x.fired_at <= 1500 + 100,
+          "run-cancel: a signal stops leading at once; le_run returns within "
+          "RenewDeadline though the release cannot complete", m);
+    check(cpu < 300, "run-cancel: no busy waiting while the release hangs", m);
+}
+
 typedef struct scen { const char *name; void (*fn)(void); } scen;
 static const scen scens[] = {
     {"steady", t_steady},
@@ -1121,6 +1225,7 @@ static const scen scens[] = {
     {"rotation-401", t_rotation_401},
     {"rotation-periodic", t_rotation_periodic},
     {"run-custom", t_run_custom},
+    {"run-cancel", t_run_cancel},
 };
 
 static const char *need(const char *name) {
