@@ -534,7 +534,8 @@ static void le__https_put_errno(le__sb *b, int e) {
 
 /* Reads the token file into t->token. 0, or an LE_E* code with msg. */
 static int le__https_read_token(le_https *t, char *msg, size_t cap,
-                                int *changed) {
+                                int *changed, int again) {
+    static const char kept[] = "; still using the token read before";
     char buf[LE_HTTPS_TOKEN_MAX + 2];
     size_t n = 0, s = 0;
     le__sb b = le__https_sb(msg, cap);
@@ -546,6 +547,7 @@ static int le__https_read_token(le_https *t, char *msg, size_t cap,
         le__puts(&b, t->token_path);
         le__puts(&b, e == ENOENT ? " is missing" : " cannot be read: ");
         if (e != ENOENT) le__https_put_errno(&b, e);
+        if (again) le__puts(&b, kept);
         le__puts(&b, t->reload == 2
             ? ". Fix: mount the service account token (the pod's service "
               "account must exist and automountServiceAccountToken must not "
@@ -572,16 +574,19 @@ static int le__https_read_token(le_https *t, char *msg, size_t cap,
     if (n - s > LE_HTTPS_TOKEN_MAX) {
         le__puts(&b, "token file ");
         le__puts(&b, t->token_path);
-        le__puts(&b, " holds more than LE_HTTPS_TOKEN_MAX bytes; define "
-                     "LE_HTTPS_TOKEN_MAX (and LE_REQ_MAX) larger");
+        le__puts(&b, " holds more than LE_HTTPS_TOKEN_MAX bytes");
+        if (again) le__puts(&b, kept);
+        le__puts(&b, ". Fix: define LE_HTTPS_TOKEN_MAX (and LE_REQ_MAX) larger");
         le__cstr(&b);
         return LE_ETOOBIG;
     }
     if (n == s) {
         le__puts(&b, "token file ");
         le__puts(&b, t->token_path);
-        le__puts(&b, " is empty. Fix: write a bearer token into it (the "
-                     "kubelet writes the projected service account token)");
+        le__puts(&b, " is empty");
+        if (again) le__puts(&b, kept);
+        le__puts(&b, ". Fix: write a bearer token into it (the kubelet writes "
+                     "the projected service account token)");
         le__cstr(&b);
         return LE_EINVAL;
     }
@@ -600,14 +605,9 @@ static void le__https_reload(le_https *t, le_elector *e, int64_t now,
     int changed, err;
     if (!t->reload) return;
     t->token_next = now + t->token_reload_ms;
-    err = le__https_read_token(t, msg, sizeof msg, &changed);
+    err = le__https_read_token(t, msg, sizeof msg, &changed, 1);
     if (err) {
-        if (!t->token_failing || why401) {
-            le__sb b = le__https_sb(msg + strlen(msg), sizeof msg - strlen(msg));
-            le__puts(&b, " (keeping the token read before)");
-            le__cstr(&b);
-            le__https_event(t, now, err, msg);
-        }
+        if (!t->token_failing || why401) le__https_event(t, now, err, msg);
         t->token_failing = 1;
         return;
     }
@@ -1516,7 +1516,7 @@ LEDEF int le_https_init(le_https *t, const le_https_config *hc, le_config *c) {
     /* credentials */
     if (t->reload) {
         int changed;
-        r = le__https_read_token(t, t->errmsg, sizeof t->errmsg, &changed);
+        r = le__https_read_token(t, t->errmsg, sizeof t->errmsg, &changed, 0);
         if (r) goto out;
     }
     /* namespace, identity, host, token for le_config */

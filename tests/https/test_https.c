@@ -1049,11 +1049,20 @@ static void t_rotation(int periodic) {
     }
     snprintf(m, sizeof m, "401s %d, token reloads %llu, stops %d, errors: %s",
              O.s401, (unsigned long long)T.stats.token_reloads, O.stops, O.errs);
-    if (periodic)
+    if (periodic) {
+        int errs = O.errors;
         check(O.stops == 0 && O.s401 == 0 && T.stats.token_reloads == 1 &&
               le_is_leader(&E, le_clock().mono_ms),
               "rotation: periodic reload picks up the new token, no 401, no "
               "gap", m);
+        unlink(path); /* the file vanishes: keep the token, say so once */
+        drive(2000, 0);
+        check(O.errors == errs + 1 &&
+              contains(O.errs, "still using the token read before") &&
+              O.stops == 0 && le_is_leader(&E, le_clock().mono_ms),
+              "rotation: a vanished token file is reported once, the token "
+              "in use is kept", O.errs);
+    }
     else
         check(got401 && O.stops == 0 && T.stats.token_reloads == 1 &&
               le_is_leader(&E, le_clock().mono_ms),
