@@ -34,7 +34,7 @@ HTTPS_PROGS    := $(HTTPS_EXAMPLES) $(HTTPS_TESTS)
 # llhttp from Debian's node-llhttp (C sources, not in this repository)
 HTTPS_LLOBJ  = $(1)/llhttp/llhttp.o $(1)/llhttp/api.o $(1)/llhttp/http.o
 
-.PHONY: https-build https-options https-build-mbedtls3 https-test https-test-mbedtls3 \
+.PHONY: https-build https-options https-options-mbedtls3 https-build-mbedtls3 https-test https-test-mbedtls3 \
         https-mbedtls3 https-clean
 
 https-build: $(addprefix $(HTTPS_OUT)/,$(HTTPS_PROGS)) \
@@ -42,29 +42,36 @@ https-build: $(addprefix $(HTTPS_OUT)/,$(HTTPS_PROGS)) \
 
 # The transport under each option, as C99 -pedantic, C++11 and C++17: a
 # declarations-only translation unit linked with the implementation one,
-# LE_STATIC (no unused-function warnings), small buffers.
-HTTPS_OPT := $(HTTPS_OUT)/opt
-https-options: $(call HTTPS_LLOBJ,$(HTTPS_OUT))
-	@mkdir -p $(HTTPS_OPT)
-	@printf '#define LE_HTTPS\n#include "le.h"\nint f(le_https *t);\nint f(le_https *t) { return le_https_errmsg(t)[0]; }\n' >$(HTTPS_OPT)/user.c
-	@printf '#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint f(le_https *t);\nint main(void) { static le_https t; return f(&t); }\n' >$(HTTPS_OPT)/impl.c
-	@printf '#define LE_STATIC\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(HTTPS_OPT)/static.c
-	@printf '#define LE_HTTPS_TOKEN_MAX 1024\n#define LE_HTTPS_PATH_MAX 128\n#define LE_BODY_MAX 4096\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(HTTPS_OPT)/small.c
-	@printf '#define LE_HTTPS_NO_DNS\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(HTTPS_OPT)/nodns.c
+# LE_STATIC (no unused-function warnings), small buffers, no DNS.
+# $(call HTTPS_OPTIONS,outdir,extra cppflags,libs)
+define HTTPS_OPTIONS
+	@mkdir -p $(1)/opt
+	@printf '#define LE_HTTPS\n#include "le.h"\nint f(le_https *t);\nint f(le_https *t) { return le_https_errmsg(t)[0]; }\n' >$(1)/opt/user.c
+	@printf '#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint f(le_https *t);\nint main(void) { static le_https t; return f(&t); }\n' >$(1)/opt/impl.c
+	@printf '#define LE_STATIC\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(1)/opt/static.c
+	@printf '#define LE_HTTPS_TOKEN_MAX 1024\n#define LE_HTTPS_PATH_MAX 128\n#define LE_BODY_MAX 4096\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(1)/opt/small.c
+	@printf '#define LE_HTTPS_NO_DNS\n#define LE_HTTPS\n#define LE_IMPLEMENTATION\n#include "le.h"\nint main(void) { return 0; }\n' >$(1)/opt/nodns.c
 	@for std in "$(HTTPS_CC) -std=c99 -pedantic" "$(HTTPS_CXX) -x c++ -std=c++11" "$(HTTPS_CXX) -x c++ -std=c++17"; do \
 	  for f in user impl static small nodns; do \
-	    $$std $(HTTPS_WARN) $(HTTPS_CPPFLAGS) -c $(HTTPS_OPT)/$$f.c -o $(HTTPS_OPT)/$$f.o || exit 1; \
+	    $$std $(HTTPS_WARN) $(HTTPS_CPPFLAGS) $(2) -c $(1)/opt/$$f.c -o $(1)/opt/$$f.o || exit 1; \
 	  done; \
-	  $(HTTPS_CC) $(HTTPS_OPT)/user.o $(HTTPS_OPT)/impl.o $(call HTTPS_LLOBJ,$(HTTPS_OUT)) $(HTTPS_LIBS) -o $(HTTPS_OPT)/linked || exit 1; \
+	  $(HTTPS_CC) $(1)/opt/user.o $(1)/opt/impl.o $(call HTTPS_LLOBJ,$(1)) $(3) -o $(1)/opt/linked || exit 1; \
 	done
-	@echo "https-options: LE_HTTPS builds as C99 -pedantic, C++11, C++17, static, split, small, no DNS"
+	@echo "https-options: LE_HTTPS builds as C99 -pedantic, C++11, C++17, static, split, small, no DNS ($(1))"
+endef
+
+https-options: $(call HTTPS_LLOBJ,$(HTTPS_OUT))
+	$(call HTTPS_OPTIONS,$(HTTPS_OUT),,$(HTTPS_LIBS))
+
+https-options-mbedtls3: $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3)
+	$(call HTTPS_OPTIONS,$(HTTPS_OUT3),$(HTTPS_CPP3),$(HTTPS_LIBS3))
 
 https-mbedtls3:
 	tools/mbedtls/build.sh $(HTTPS_MBED3)
 
 https-build-mbedtls3: https-mbedtls3
 	$(MAKE) -f mk/https.mk $(addprefix $(HTTPS_OUT3)/,$(HTTPS_PROGS) noalloc) \
-	    $(addprefix $(HTTPS_OUT3)/cxx/,$(HTTPS_PROGS))
+	    $(addprefix $(HTTPS_OUT3)/cxx/,$(HTTPS_PROGS)) https-options-mbedtls3
 
 https-test: https-build
 	tests/https/run.sh $(HTTPS_OUT)
