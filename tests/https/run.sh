@@ -80,6 +80,18 @@ openssl s_server -quiet -accept "127.0.0.1:$rsa_port" -cert "$certs/rsa-leaf.crt
 rsa_pid=$!
 export LE_TEST_RSA_PORT="$rsa_port"
 pids=("$rsa_pid")
+
+# kubectl proxy: plain HTTP on loopback, for the allow_http scenario
+if command -v kubectl >/dev/null; then
+    kubectl --kubeconfig "$LE_KUBECONFIG" proxy --port=0 --address=127.0.0.1 \
+        >"$work/proxy.log" 2>&1 &
+    pids+=("$!")
+    for ((i = 0; i < 50; i++)); do
+        p=$(sed -n 's/^Starting to serve on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/proxy.log")
+        [[ -n "$p" ]] && { export LE_TEST_PROXY_PORT="$p"; break; }
+        sleep 0.1
+    done
+fi
 cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; }
 trap cleanup EXIT
 

@@ -1222,6 +1222,35 @@ static void t_run_cancel(void) {
     check(cpu < 300, "run-cancel: no busy waiting while the release hangs", m);
 }
 
+/* Plain HTTP to a loopback address, through kubectl proxy (it adds the
+   credentials): allowed only with allow_http. */
+static void t_http_proxy(void) {
+    le_https_config hc;
+    le_config c;
+    char url[64];
+    const char *port = getenv("LE_TEST_PROXY_PORT");
+    if (!port) {
+        printf("  (no LE_TEST_PROXY_PORT: kubectl proxy not available)\n");
+        return;
+    }
+    memset(&hc, 0, sizeof hc);
+    memset(&c, 0, sizeof c);
+    snprintf(url, sizeof url, "http://127.0.0.1:%s", port);
+    hc.server = url;
+    hc.allow_http = 1;
+    c.ns = "default";
+    if (start("proxy", &hc, &c, 2000, 1500, 300)) {
+        check(0, "http: init", le_https_errmsg(&T));
+        return;
+    }
+    check(drive(5000, p_leading) == 1, "http: leads over plain HTTP through "
+          "kubectl proxy (loopback, allow_http)", O.errs);
+    drive(1000, 0);
+    check(T.stats.connects == 1 && T.stats.handshakes == 0 && O.errors == 0,
+          "http: one keep-alive connection, no TLS", O.errs);
+    finish();
+}
+
 typedef struct scen { const char *name; void (*fn)(void); } scen;
 static const scen scens[] = {
     {"steady", t_steady},
@@ -1235,6 +1264,7 @@ static const scen scens[] = {
     {"rotation-periodic", t_rotation_periodic},
     {"run-custom", t_run_custom},
     {"run-cancel", t_run_cancel},
+    {"http-proxy", t_http_proxy},
 };
 
 static const char *need(const char *name) {
