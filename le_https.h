@@ -146,9 +146,11 @@
    all the IO that can be done without blocking and returns an le_step: a
    file descriptor and the poll events wanted (or -1), and a deadline. Call
    it again when the fd is ready or at the deadline, whichever comes first.
-   The fd changes after a reconnect: compare it with the one registered
-   before (epoll: re-add it; libuv: a new uv_poll_t). Level- or
-   edge-triggered both work: it reads and writes until it would block.
+   After a reconnect the socket is new but its number may be the old one
+   (closing a descriptor drops it from an epoll set): watch le_step.conn,
+   which changes with every new socket, and register again when it does
+   (epoll: EPOLL_CTL_ADD; libuv: a new uv_poll_t). Level- or edge-triggered
+   both work: it reads and writes until it would block.
 
    OPTIONS ------------------------------------------------------------------
 
@@ -225,6 +227,8 @@ typedef struct le_step {
     short events;     /* POLLIN and/or POLLOUT */
     int64_t deadline; /* monotonic ms */
     int done;         /* 1: the elector is done (after le_stop()) */
+    unsigned conn;    /* changes with every new socket; fd numbers are reused
+                         after close, so epoll/libuv users compare this */
 } le_step;
 
 /* The transport. Caller-owned: 17 KB (minimal 3.6) to 55 KB (Debian's
@@ -250,6 +254,7 @@ typedef struct le_https {
     int64_t token_next;
     /* connection */
     int fd, conn, fails, ssl_used;
+    unsigned conn_seq;
     int64_t retry_at, conn_deadline, backoff_min, backoff_max;
     uint64_t rng;
     int last_err;
@@ -320,8 +325,10 @@ LEDEF void le_https_global_free(void);
 LEDEF const char *le_https_errmsg(const le_https *t);
 /* Event-loop interface: do what can be done now, say what to wait for. */
 LEDEF le_step le_https_step(le_https *t, le_elector *e, le_time now);
-/* Drop the connection (the next request opens a new one). */
-LEDEF void le_https_close(le_https *t);
+/* Drops the connection (e.g. in a child after fork(), or to reconnect to
+   a moved API server); the next request opens a new one. A request in
+   flight fails with LE_EIO (the elector retries it as usual). */
+LEDEF void le_https_close(le_https *t, le_elector *e, le_time now);
 
 /* Blocking runner: drives e until it is done (after le_stop() or a fired
    cancel, which releases the Lease first). 0, or LE_EINVAL for a bad io. */
@@ -1580,7 +1587,12 @@ static void le__https_drop(le_https *t) {
     }
 }
 
-LEDEF void le_https_close(le_https *t) { le__https_drop(t); }
+LEDEF void le_https_close(le_https *t, le_elector *e, le_time now) {
+    le__https_drop(t);
+    /* no-op for the elector unless a request is in flight */
+    le_io_error(e, now, LE_EIO, "the connection was closed by le_https_close() "
+                "while a request was in flight");
+}
 
 static int64_t le__https_backoff(le_https *t) {
     int64_t d = t->backoff_min;
@@ -1719,6 +1731,7 @@ static int le__https_connect(le_https *t, le_elector *e, le_time now,
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     t->fd = fd;
+    t->conn_seq++;
     t->conn_deadline = deadline;
     do r = connect(fd, sa, t->addr_len[t->next_addr % t->naddr]);
     while (r < 0 && errno == EINTR);
@@ -1919,12 +1932,20 @@ static int le__https_read(le_https *t, le_elector *e, le_time now,
     return 1;
 }
 
+static le_step le__https_step(le_https *t, le_elector *e, le_time now);
 LEDEF le_step le_https_step(le_https *t, le_elector *e, le_time now) {
+    le_step s = le__https_step(t, e, now);
+    s.conn = t->conn_seq;
+    return s;
+}
+
+static le_step le__https_step(le_https *t, le_elector *e, le_time now) {
     le_step s;
     int i;
     s.fd = -1;
     s.events = 0;
     s.done = 0;
+    s.conn = 0;
     s.deadline = now.mono_ms;
     if (t->reload && now.mono_ms >= t->token_next) {
         if (t->token_next == INT64_MIN) t->token_next = now.mono_ms + t->token_reload_ms;

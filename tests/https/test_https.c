@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -442,7 +443,7 @@ static void t_steady(void) {
           "steady: one connection, one handshake for all requests", 0);
     check(O.stops == 0 && O.errors == 0, "steady: no error, no gap", O.errs);
     /* the counter sees mbedTLS: a reconnect (handshake) allocates */
-    le_https_close(&T);
+    le_https_close(&T, &E, le_clock());
     le_test_count_start();
     drive(1000, 0);
     allocs = le_test_count_stop();
@@ -940,6 +941,21 @@ static void t_silent(void) {
     while (R.n) relay_drop(&R, 0, 0);
     check(drive(12000, p_leading) == 1, "silent: leads again once the server "
           "answers", O.errs);
+    /* le_https_close() while a request waits for its reply */
+    {
+        uint64_t req;
+        R.mode = R_SILENT;
+        req = T.stats.requests;
+        while (T.stats.requests == req) drive(5, 0); /* written, no reply */
+        le_https_close(&T, &E, le_clock());
+        R.mode = R_RELAY;
+        while (R.n) relay_drop(&R, 0, 0);
+        drive(1000, 0);
+        check(has_code(LE_EIO) && contains(O.errs, "closed by le_https_close()")
+              && le_is_leader(&E, le_clock().mono_ms) && O.stops == 1,
+              "silent: le_https_close() fails the request in flight; the "
+              "elector goes on", O.errs);
+    }
     finish();
 }
 
@@ -1251,6 +1267,64 @@ static void t_http_proxy(void) {
     finish();
 }
 
+/* le_https_step under edge-triggered epoll: the descriptor is registered
+   once for EPOLLIN|EPOLLOUT|EPOLLET and again only when le_step.conn says
+   it is a new socket (after a reconnect the number is often the same); the
+   wait honours the deadline. */
+static void t_epoll(void) {
+    le_https_config hc;
+    le_config c;
+    char m[200];
+    int ep = epoll_create1(EPOLL_CLOEXEC), reg = -1, changes = 0;
+    unsigned reg_conn = 0;
+    uint64_t req0 = 0;
+    int64_t end, dropped_at = 0;
+    base(&hc, &c, user_tok);
+    if (ep < 0 || start("epoll", &hc, &c, 2000, 1500, 300)) {
+        check(0, "epoll: init", le_https_errmsg(&T));
+        if (ep >= 0) close(ep);
+        return;
+    }
+    end = le_clock().mono_ms + 4000;
+    for (;;) {
+        struct epoll_event ev, out[4];
+        le_time now = le_clock();
+        le_step st;
+        if (now.mono_ms >= end) break;
+        if (O.leading && !req0) req0 = T.stats.requests;
+        if (O.leading && !dropped_at && T.stats.requests >= req0 + 3) {
+            drive(60, 0); /* the reply is in: the connection idles */
+            le_https_close(&T, &E, le_clock()); /* a new connection */
+            dropped_at = now.mono_ms;
+            continue;
+        }
+        st = le_https_step(&T, &E, now);
+        if (st.fd != reg || st.conn != reg_conn) {
+            if (reg >= 0) epoll_ctl(ep, EPOLL_CTL_DEL, reg, 0); /* may be gone */
+            if (st.fd >= 0) {
+                memset(&ev, 0, sizeof ev);
+                ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+                ev.data.fd = st.fd;
+                epoll_ctl(ep, EPOLL_CTL_ADD, st.fd, &ev);
+                changes++;
+            }
+            reg = st.fd;
+            reg_conn = st.conn;
+        }
+        epoll_wait(ep, out, 4, le_timeout_ms(st.deadline < end ? st.deadline : end,
+                                             le_clock().mono_ms));
+    }
+    snprintf(m, sizeof m, "leading %d, stops %d, errors %d, requests %llu, "
+             "connections %llu, fd registrations %d", O.leading, O.stops, O.errors,
+             (unsigned long long)T.stats.requests,
+             (unsigned long long)T.stats.connects, changes);
+    check(O.leading && O.stops == 0 && O.errors == 0 && T.stats.connects == 2 &&
+          T.stats.requests >= req0 + 8,
+          "epoll: edge-triggered loop, fd re-registered after a reconnect", m);
+    close(ep);
+    finish();
+}
+
 typedef struct scen { const char *name; void (*fn)(void); } scen;
 static const scen scens[] = {
     {"steady", t_steady},
@@ -1265,6 +1339,7 @@ static const scen scens[] = {
     {"run-custom", t_run_custom},
     {"run-cancel", t_run_cancel},
     {"http-proxy", t_http_proxy},
+    {"epoll", t_epoll},
 };
 
 static const char *need(const char *name) {
