@@ -11,10 +11,12 @@
    calls le_stop() (the Lease is released) and keeps stepping until the
    elector is done.
 
-   With epoll instead of poll: register le_step.fd with EPOLLIN/EPOLLOUT
-   as asked, and re-register when the fd differs from the last one (it
-   changes after a reconnect). With libuv: a uv_poll_t on the fd and a
-   uv_timer_t for the deadline, recreated when the fd changes.
+   With epoll instead of poll: register le_step.fd (EPOLLIN|EPOLLOUT, or as
+   asked) and register it again whenever le_step.conn changes: after a
+   reconnect the socket is new even when its number is the same, and the
+   old one left the epoll set when it was closed. With libuv: a uv_poll_t
+   on the fd and a uv_timer_t for the deadline, a new uv_poll_t whenever
+   le_step.conn changes.
 
    Same options as periodic.c: --kubeconfig FILE | --server URL --ca FILE
    --token-file FILE, --name, --ns, --id, --every, --lease-ms, --renew-ms,
