@@ -36,6 +36,7 @@
      memset(&io, 0, sizeof io); io.https = &t; io.cancel = &stop;
      le_run(&e, &io);                              // returns after release
      le_https_free(&t);
+     le_https_global_free();                       // mbedTLS 3's PSA state
 
    Build: cc -D_POSIX_C_SOURCE=200809L (or gnu99) app.c llhttp.o api.o
    http.o -lmbedtls -lmbedx509 -lmbedcrypto. The transport needs POSIX.1-2008
@@ -137,7 +138,9 @@
    a self-pipe, so a poll() in progress wakes at once; no signalfd, no
    ppoll) it calls le_stop(), which stops leading and releases the Lease,
    then returns. io->tick, if set, runs the program's own work on the same
-   thread between elector steps; it may call le_is_leader() and le_stop().
+   thread between elector steps, and at once when leadership starts or
+   ends; it may call le_is_leader() and le_stop(). A cancelled run returns
+   when the release is done or has failed, at most RenewDeadline later.
    Its clock (io->now, default le_clock(): CLOCK_MONOTONIC ms and
    CLOCK_REALTIME us) and its transport (io->send/recv/close, default the
    bundled one) can be replaced.
