@@ -12,7 +12,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LLHTTP_OBJ = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http.o
 
-.PHONY: all test unit sim fuzz fuzz-quick options core-check kube integration bench demo clean
+.PHONY: all test unit sim fuzz fuzz-quick options core-check kube integration https server-tests bench demo clean
 all: $(B)/unit $(B)/unit-cc $(B)/bench-core $(B)/le-elector
 
 $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -79,19 +79,30 @@ options: $(LLHTTP_OBJ)
 # ---- against a real kube-apiserver (tools/kube) ----------------------------
 TLS_LIBS = -lmbedtls -lmbedx509 -lmbedcrypto
 
-$(B)/le-elector: tests/integration/elector.c le.h le_https.h $(LLHTTP_OBJ)
+$(B)/le-elector: tests/integration/elector.c le.h $(LLHTTP_OBJ)
 	@mkdir -p $(B)
 	$(CC) -std=c99 $(WARN) $(CFLAGS) $(CPPFLAGS) tests/integration/elector.c $(LLHTTP_OBJ) $(TLS_LIBS) -o $@
 
 kube:
 	tools/kube/build.sh
 
-# Starts the local API server unless one is up already (and then leaves it).
+# Everything against the local API server: started unless one is up already
+# (and then left running), stopped at the end otherwise.
+KUBE_UP = was_up=0; [ -f tools/kube/state/env ] && kill -0 $$(cat tools/kube/state/pid 2>/dev/null) 2>/dev/null && was_up=1; \
+	tools/kube/up.sh >/dev/null || exit 1; rc=0
+KUBE_DOWN = [ $$was_up = 1 ] || tools/kube/down.sh >/dev/null; exit $$rc
+
 integration: $(B)/le-elector kube
-	@was_up=0; [ -f tools/kube/state/env ] && kill -0 $$(cat tools/kube/state/pid 2>/dev/null) 2>/dev/null && was_up=1; \
-	tools/kube/up.sh >/dev/null || exit 1; \
-	python3 tests/integration/run.py; rc=$$?; \
-	[ $$was_up = 1 ] || tools/kube/down.sh >/dev/null; exit $$rc
+	@$(KUBE_UP); python3 tests/integration/run.py || rc=1; $(KUBE_DOWN)
+
+# The HTTPS transport against mbedTLS 2.28 (Debian) and 3.6 (built from
+# Debian trixie's source package), the examples, valgrind, malloc-free runs.
+https: kube https-build https-build-mbedtls3
+	@$(KUBE_UP); tests/https/run.sh build/https || rc=1; tests/https/run.sh build/https3 || rc=1; $(KUBE_DOWN)
+
+server-tests: $(B)/le-elector kube https-build https-build-mbedtls3
+	@$(KUBE_UP); python3 tests/integration/run.py || rc=1; \
+	tests/https/run.sh build/https || rc=1; tests/https/run.sh build/https3 || rc=1; $(KUBE_DOWN)
 
 # The core object (LE_IMPLEMENTATION without LE_HTTPS) must not allocate,
 # read clocks or the environment, sleep, or print.
@@ -103,7 +114,7 @@ core-check:
 	if [ -n "$$bad" ]; then echo "core-check: the core references: $$bad"; exit 1; fi; \
 	echo "core-check: 1 passed, 0 failed (core references none of malloc/free/clocks/getenv/stdio)"
 
-test: unit sim fuzz-quick options core-check integration
+test: unit sim fuzz-quick options core-check server-tests
 
 $(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
 	@mkdir -p $(B)

@@ -25,7 +25,7 @@ HTTPS_LIBS    := -lmbedtls -lmbedx509 -lmbedcrypto
 HTTPS_CPP3    := -I$(HTTPS_MBED3)/include -DMBEDTLS_CONFIG_FILE='"le_mbedtls_config.h"'
 HTTPS_LIBS3   := $(HTTPS_MBED3)/lib/libmbedtls.a $(HTTPS_MBED3)/lib/libmbedx509.a \
                  $(HTTPS_MBED3)/lib/libmbedcrypto.a
-HTTPS_HDRS    := le.h le_https.h
+HTTPS_HDRS    := le.h
 
 HTTPS_EXAMPLES := periodic ordinal eventloop
 HTTPS_TESTS    := test_https

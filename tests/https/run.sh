@@ -43,6 +43,9 @@ set -a
 . "$envfile"
 set +a
 export LE_PEER="$root/tools/kube/bin/le-peer"
+# kubectl of the same Kubernetes release, built by tools/kube/build.sh
+export PATH="$root/tools/kube/bin:$PATH"
+command -v kubectl >/dev/null || fail "kubectl: tools/kube/bin/kubectl missing (run tools/kube/build.sh)"
 export LE_TEST_TMP="$work/tmp"
 mkdir -p "$LE_TEST_TMP"
 

@@ -1246,7 +1246,7 @@ static void t_http_proxy(void) {
     char url[64];
     const char *port = getenv("LE_TEST_PROXY_PORT");
     if (!port) {
-        printf("  (no LE_TEST_PROXY_PORT: kubectl proxy not available)\n");
+        check(0, "http: kubectl proxy did not start (no LE_TEST_PROXY_PORT)", "");
         return;
     }
     memset(&hc, 0, sizeof hc);

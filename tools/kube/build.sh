@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build kube-apiserver-local and le-peer into tools/kube/bin/.
+# Build kube-apiserver-local, le-peer and kubectl (from the same Kubernetes
+# release, for the tests of examples/deploy) into tools/kube/bin/.
 # Skips the build when the binaries were built from the same sources, go.mod,
 # go.sum and Go version (a content fingerprint kept in bin/.fingerprint).
 # Set LE_KUBE_FORCE_BUILD=1 to build anyway.
@@ -9,7 +10,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin="$here/bin"
-targets=("kube-apiserver-local:./apiserver" "le-peer:./peer")
+targets=("kube-apiserver-local:./apiserver" "le-peer:./peer" "kubectl:k8s.io/kubernetes/cmd/kubectl")
 
 # Fingerprint of everything the binaries depend on: the Go sources, go.mod,
 # go.sum, this script and the Go version. Taken before building, so an edit
