@@ -152,9 +152,9 @@
       of /var/run/secrets/kubernetes.io/serviceaccount (sa_dir).
    ca_file and token_file override what 2 and 3 find.
 
-   le_https_init fills the le_config fields left 0: ns (POD_NAMESPACE, then
-   the kubeconfig context's namespace or the service account's namespace
-   file; "default" outside a cluster), identity (POD_NAME, else the host
+   le_https_init fills the le_config fields left 0: seed (random), ns
+   (POD_NAMESPACE, then the kubeconfig context's namespace or the service
+   account's namespace file; "default" outside a cluster), identity (POD_NAME, else the host
    name plus "_" and 16 random hex digits from getrandom or /dev/urandom,
    so two replicas sharing a host name, e.g. hostNetwork pods, never share
    an identity), host (the server's host:port, the Host header) and token
@@ -2882,6 +2882,8 @@ LEDEF int le_https_init(le_https *t, const le_https_config *hc, le_config *c) {
     if (t->backoff_max < t->backoff_min) t->backoff_max = t->backoff_min;
     le__https_random(&t->rng, sizeof t->rng);
     t->rng ^= (uint64_t)(uintptr_t)t;
+    /* a restarted replica keeps its identity; its jitter need not repeat */
+    if (!c->seed && !c->rand32) c->seed = le__mix(t->rng);
 
     if (url) {
         le__sb b = le__https_sb(t->origin, sizeof t->origin);
