@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -190,9 +191,17 @@ type trackingLock struct {
 	id       string
 	lastTerm atomic.Int32
 	led      atomic.Bool
+	// calls made through the lock, for --stats-every
+	gets, creates, updates atomic.Int64
+}
+
+func (l *trackingLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	l.gets.Add(1)
+	return l.Interface.Get(ctx)
 }
 
 func (l *trackingLock) Create(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	l.creates.Add(1)
 	err := l.Interface.Create(ctx, r)
 	if err == nil {
 		l.lastTerm.Store(int32(r.LeaderTransitions))
@@ -201,6 +210,7 @@ func (l *trackingLock) Create(ctx context.Context, r resourcelock.LeaderElection
 }
 
 func (l *trackingLock) Update(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	l.updates.Add(1)
 	err := l.Interface.Update(ctx, r)
 	if r.HolderIdentity == "" {
 		if err != nil {
@@ -229,6 +239,7 @@ func cmdRun(args []string) error {
 	retry := fs.Duration("retry-period", 2*time.Second, "RetryPeriod")
 	rejoin := fs.Bool("rejoin", false, "after losing the lease, run for it again instead of exiting with status 3")
 	verbosity := fs.Int("v", 0, "client-go log verbosity (klog, to stderr)")
+	statsEvery := fs.Duration("stats-every", 0, "print a \"stats\" line (heap allocations from runtime.MemStats, lock calls) this often (0: never)")
 	_ = fs.Parse(args)
 
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
@@ -280,6 +291,9 @@ func cmdRun(args []string) error {
 		},
 	}
 	emit(*id, "running", nil)
+	if *statsEvery > 0 {
+		go statsLoop(ctx, lock, *statsEvery)
+	}
 	for {
 		lock.led.Store(false)
 		le, err := leaderelection.NewLeaderElector(cfg)
@@ -295,6 +309,38 @@ func cmdRun(args []string) error {
 			emit(*id, "exit", nil)
 			return exitCode(3)
 		}
+	}
+}
+
+// statsLoop prints, every period, the process's heap allocation counters and
+// the lock calls made since start, so a benchmark can divide the mallocs
+// between two lines by the renews (Update calls) between them:
+//
+//	{"t":N,"id":"A","ev":"stats","mallocs":M,"frees":F,"total_alloc":B,
+//	 "heap_alloc":H,"sys":S,"num_gc":G,"gets":n,"creates":n,"updates":n}
+//
+// The counters are read before the line is formatted, so the line's own
+// allocations are counted in the next one.
+func statsLoop(ctx context.Context, lock *trackingLock, every time.Duration) {
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	var ms runtime.MemStats
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		runtime.ReadMemStats(&ms)
+		gets, creates, updates := lock.gets.Load(), lock.creates.Load(), lock.updates.Load()
+		t := monoNow()
+		line := fmt.Sprintf(`{"t":%d,"id":%s,"ev":"stats","mallocs":%d,"frees":%d,"total_alloc":%d,`+
+			`"heap_alloc":%d,"sys":%d,"num_gc":%d,"gets":%d,"creates":%d,"updates":%d}`+"\n",
+			t, jsonString(lock.id), ms.Mallocs, ms.Frees, ms.TotalAlloc, ms.HeapAlloc, ms.Sys,
+			ms.NumGC, gets, creates, updates)
+		outMu.Lock()
+		_, _ = os.Stdout.WriteString(line)
+		outMu.Unlock()
 	}
 }
 
