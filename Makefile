@@ -120,8 +120,11 @@ $(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
 	@mkdir -p $(B)
 	$(CC) -std=c99 $(WARN) -O2 $(CPPFLAGS) bench/core.c $(LLHTTP_OBJ) -o $@
 
-bench: $(B)/bench-core
+# The core's cost per renew cycle, then le.h and client-go side by side on
+# one kube-apiserver (about 3 minutes; bench/README.md).
+bench: $(B)/bench-core $(B)/le-elector kube
 	$(B)/bench-core
+	python3 bench/side_by_side.py
 
 # The README's first command: installs what is missing, builds, and shows
 # an election, a crash and a graceful handover on a local kube-apiserver.

@@ -635,7 +635,7 @@ def report(args, mach, steady, take, bins, command, date):
     L.append("")
     L.append("- date: %s" % date)
     L.append("- machine: %d CPU (nproc), %s, Linux %s" % (mach["nproc"], mach["cpu"], mach["kernel"]))
-    L.append("- le.h: build/le-elector (le.h + le_https.h, mbedTLS %s, shared); client-go %s: "
+    L.append("- le.h: build/le-elector (le.h with LE_HTTPS, mbedTLS %s, shared); client-go %s: "
              "tools/kube/bin/le-peer (%s); kube-apiserver + etcd from tools/kube, on this machine"
              % (mach["mbedtls"], mach["client_go"], mach["go"]))
     L.append("- timing: LeaseDuration %s, RenewDeadline %s, RetryPeriod %s (client-go's defaults)"
