@@ -12,7 +12,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LLHTTP_OBJ = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http.o
 
-.PHONY: all test unit sim fuzz fuzz-quick options core-check kube integration https server-tests bench demo clean
+.PHONY: all test unit sim fuzz fuzz-quick options core-check kube integration https server-tests static bench demo clean
 all: $(B)/unit $(B)/unit-cc $(B)/bench-core $(B)/le-elector
 
 $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
@@ -102,7 +102,12 @@ https: kube https-build https-build-mbedtls3
 
 server-tests: $(B)/le-elector kube https-build https-build-mbedtls3
 	@$(KUBE_UP); python3 tests/integration/run.py || rc=1; \
-	tests/https/run.sh build/https || rc=1; tests/https/run.sh build/https3 || rc=1; $(KUBE_DOWN)
+	tests/https/run.sh build/https || rc=1; tests/https/run.sh build/https3 || rc=1; \
+	tests/static.sh || rc=1; $(KUBE_DOWN)
+
+# A static musl binary of the periodic example, for an empty image.
+static:
+	tools/static.sh
 
 # The core object (LE_IMPLEMENTATION without LE_HTTPS) must not allocate,
 # read clocks or the environment, sleep, or print.

@@ -2,8 +2,8 @@
 # Installs the Debian packages le.h builds and tests with, if any is missing.
 # Used by .ci/run and `make demo`; safe to run again.
 set -euo pipefail
-# dpkg-dev: apt-get source (mbedTLS 3.6 for tests/https); openssl: test certificates
-pkgs=(build-essential libmbedtls-dev node-llhttp libjsmn-dev valgrind dpkg-dev openssl)
+# dpkg-dev: apt-get source (mbedTLS 3.6); openssl: test certificates; musl-tools: make static
+pkgs=(build-essential libmbedtls-dev node-llhttp libjsmn-dev valgrind dpkg-dev openssl musl-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
