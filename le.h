@@ -45,6 +45,10 @@
      plus the record's leaseDurationSeconds. The holder's timestamps are
      never compared with the local clock, so clock skew between machines
      does not matter. An empty holderIdentity means the Lease is free.
+   - Followers poll every RetryPeriod * [1, 2.2) (client-go's jitter), and
+     also at the exact moment the record they observed would expire, when
+     that comes first: same rule, a dead leader replaced up to one poll
+     sooner, no extra request while the leader is alive.
    - The leader renews every RetryPeriod with one PUT of the cached object
      (no GET first); any failure falls back to a GET.
    - leaseTransitions grows by one on every change of holder; acquireTime
