@@ -663,6 +663,25 @@ static int le__cfg_err(le_elector *e, const char *what) {
     return LE_EINVAL;
 }
 
+static int le__utf8(const char *p, size_t n) {
+    const unsigned char *s = (const unsigned char *)p, *end = s + n;
+    while (s < end) {
+        unsigned c = *s++, k, cp, min;
+        if (c < 0x80) continue;
+        if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; min = 0x80; }
+        else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; min = 0x800; }
+        else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; min = 0x10000; }
+        else return 0;
+        if ((size_t)(end - s) < k) return 0;
+        while (k--) {
+            if ((*s & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (*s++ & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) return 0;
+    }
+    return 1;
+}
+
 static void le__copy(char *dst, const char *src) {
     size_t n = strlen(src);
     memcpy(dst, src, n + 1);
@@ -714,6 +733,9 @@ LEDEF int le_init(le_elector *e, const le_config *c) {
     for (i = 0; i < e->id_len; i++)
         if ((unsigned char)c->identity[i] < 0x20 || c->identity[i] == 0x7f)
             return le__cfg_err(e, "identity contains control characters");
+    if (!le__utf8(c->identity, e->id_len))
+        return le__cfg_err(e, "identity is not valid UTF-8 (the API server "
+                              "would store another name, held by nobody)");
     if (c->host && (strlen(c->host) > LE__HOST_MAX || strpbrk(c->host, "\r\n ")))
         return le__cfg_err(e, "host is too long or has spaces/line breaks");
     if (c->user_agent && (strlen(c->user_agent) >= sizeof e->ua ||
@@ -744,7 +766,10 @@ LEDEF void le_set_token(le_elector *e, const char *token) { e->token = token; }
 
 /* RFC 3339 with exactly six fractional digits, UTC: the API's MicroTime. */
 static void le__microtime(le__sb *b, int64_t us) {
-    int64_t s = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+    int64_t s;
+    if (us < -62135596800000000LL) us = -62135596800000000LL; /* year 1 */
+    if (us > 253402300799999999LL) us = 253402300799999999LL; /* 9999 */
+    s = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
     int64_t frac = us - s * 1000000;
     int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
     int64_t sod = s - days * 86400;
@@ -1124,6 +1149,22 @@ static int le__ts(const le__json *j, int i, char *out) {
     return 0;
 }
 
+/* jsmn accepts a key with no value ({"a"}); every object member must be a
+   string key with exactly one value, or the walks below would step past
+   the tokens. */
+static int le__tree_ok(const le__json *j) {
+    int i, c, m;
+    for (i = 0; i < j->n; i++) {
+        if (j->t[i].type != JSMN_OBJECT) continue;
+        for (c = i + 1, m = 0; m < j->t[i].size; m++) {
+            if (c + 1 >= j->n || j->t[c].type != JSMN_STRING || j->t[c].size != 1)
+                return 0;
+            c = le__skip(j, c + 1);
+        }
+    }
+    return 1;
+}
+
 static int le__tokenize(le_elector *e, le__json *j, const char *s, size_t n,
                         int64_t now, const char *what) {
     jsmn_parser p;
@@ -1136,7 +1177,8 @@ static int le__tokenize(le_elector *e, le__json *j, const char *s, size_t n,
             " has more than LE_JSON_TOKENS JSON tokens; define it larger");
     if (j->n == JSMN_ERROR_PART)
         return le__fail_msg(e, LE_EJSON, now, what, " is truncated JSON");
-    if (j->n <= 0 || j->t[0].type != JSMN_OBJECT || le__skip(j, 0) != j->n)
+    if (j->n <= 0 || j->t[0].type != JSMN_OBJECT || le__skip(j, 0) != j->n ||
+        !le__tree_ok(j))
         return le__fail_msg(e, LE_EJSON, now, what,
                             " is not a single valid JSON object");
     for (k = (size_t)j->t[0].end; k < n; k++)
@@ -1275,7 +1317,7 @@ static int le__status_err(le_elector *e, int64_t now) {
     j.s = body;
     jsmn_init(&p);
     j.n = jsmn_parse(&p, body, e->body_len, toks, 64);
-    if (j.n > 0 && toks[0].type == JSMN_OBJECT)
+    if (j.n > 0 && toks[0].type == JSMN_OBJECT && le__tree_ok(&j))
         for (i = 1; i < j.n; i = le__skip(&j, i + 1))
             if (le__is(&j, i, "message") && j.t[i + 1].type == JSMN_STRING)
                 msg = i + 1;
@@ -1425,6 +1467,10 @@ static void le__won(le_elector *e, int64_t now) {
     e->next_op = LE__NONE;
     e->next_at = now + e->retry_ms;
     if (now > until) return; /* too late to count: renew again first */
+    /* the Lease was deleted and re-created under us: leaseTransitions
+       started again, so this is a new tenure with a new term */
+    if (e->leading && e->term != e->obs.transitions)
+        le__stop_leading(e, now, LE_STOP_LOST);
     e->lead_until = until;
     if (!e->leading) {
         le_event ev;
@@ -1610,16 +1656,24 @@ LEDEF int le_feed(le_elector *e, le_time now, const void *data, size_t n) {
     int64_t t = now.mono_ms;
     LE_ASSERT(!e->in_cb);
     if (e->state != LE__WAITING) {
-        if (n == 0) return 0; /* an idle connection closed: fine */
-        e->close_conn = 1;    /* bytes nobody asked for: drop the connection */
-        return le__fail_msg(e, LE_EPROTO, t, "the server sent bytes while no "
-                            "request was waiting for a reply", 0);
+        int err;
+        if (n == 0 && e->state != LE__SENDING)
+            return 0; /* an idle connection closed: fine */
+        e->close_conn = 1; /* bytes nobody asked for: drop the connection */
+        err = le__fail_msg(e, n ? LE_EPROTO : LE_EIO, t, n
+                           ? "the server sent bytes while no request was "
+                             "waiting for a reply"
+                           : "the connection closed while a request was being "
+                             "sent", 0);
+        if (e->state == LE__SENDING) le__failed(e, t); /* resend it whole */
+        return err;
     }
     if (n == 0) {
         llhttp_finish(&e->http); /* completes a body delimited by the close */
         if (!e->msg_done) {
             int err = le__fail_msg(e, LE_EIO, t, "the connection closed before "
                                    "the reply was complete", 0);
+            e->close_conn = 1;
             le__failed(e, t);
             return err;
         }

@@ -571,6 +571,26 @@ static void test_deleted_under_leader(void) {
     CHECK(le_is_leader(&E, 2003) && count(&LOG, LE_EV_STARTED_LEADING) == 1);
 }
 
+/* Deleted while leading at term 6 and re-created: leaseTransitions starts
+   again, so the tenure ends and a new one starts with the new term. */
+static void test_recreated_new_term(void) {
+    setup(&E, &LOG, "pod-a");
+    send_at(&E, 0);
+    feed(&E, 1, http(200, NULL, lease_x("my-lock", "", 1, 5, "50", NULL, NULL)));
+    send_at(&E, 1);
+    feed(&E, 2, http(200, NULL, lease("pod-a", 6, "51")));
+    CHECK(le_term(&E) == 6);
+    send_at(&E, 2002);
+    feed(&E, 2003, http(404, NULL, "{}"));
+    send_at(&E, 2003);
+    feed(&E, 2004, http(404, NULL, "{}"));
+    HAS(send_at(&E, 2004), "POST ");
+    feed(&E, 2005, http(201, NULL, lease("pod-a", 0, "52")));
+    CHECK(le_is_leader(&E, 2005) && le_term(&E) == 0);
+    CHECK(count(&LOG, LE_EV_STOPPED_LEADING) == 1 && last(&LOG, LE_EV_STOPPED_LEADING)->term == 6);
+    CHECK(count(&LOG, LE_EV_STARTED_LEADING) == 2 && last(&LOG, LE_EV_STARTED_LEADING)->term == 0);
+}
+
 /* Same identity already holds it (a restarted process): keep term, renew. */
 static void test_restart_same_identity(void) {
     const char *r;
@@ -666,6 +686,36 @@ static void test_connection_handling(void) {
         CHECK(le_feed(&E, T(1), NULL, 0) == LE_EIO);
         HAS(last(&LOG, LE_EV_ERROR)->msg, "closed before the reply was complete");
     }
+    /* the server answers before the request is fully sent: the exchange
+       fails, the connection goes, and the request is sent again whole */
+    setup(&E, &LOG, "pod-b");
+    {
+        le_action a = le_next(&E, T(0));
+        size_t total = a.len;
+        le_sent(&E, T(0), 10);
+        CHECK(feed(&E, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n") == LE_EPROTO);
+        CHECK(le_next(&E, T(1)).want == LE_WANT_CLOSE);
+        a = le_next(&E, T(5000));
+        CHECK(a.want == LE_WANT_SEND && a.len == total && !strncmp(a.data, "GET ", 4));
+    }
+    /* EOF while sending */
+    setup(&E, &LOG, "pod-b");
+    {
+        le_action a = le_next(&E, T(0));
+        le_sent(&E, T(0), 10);
+        CHECK(le_feed(&E, T(1), NULL, 0) == LE_EIO);
+        CHECK(le_next(&E, T(1)).want == LE_WANT_CLOSE);
+        (void)a;
+    }
+    /* EOF mid-reply: the connection must go too */
+    setup(&E, &LOG, "pod-b");
+    send_at(&E, 0);
+    {
+        const char *raw = http(200, NULL, lease("pod-a", 0, "1"));
+        le_feed(&E, T(1), raw, 40);
+        CHECK(le_feed(&E, T(1), NULL, 0) == LE_EIO);
+        CHECK(le_next(&E, T(1)).want == LE_WANT_CLOSE);
+    }
     /* transport errors reach the events */
     setup(&E, &LOG, "pod-b");
     send_at(&E, 0);
@@ -690,7 +740,7 @@ typedef struct { const char *name, *reply; int err; const char *msg; } bad_case;
 /* Bad input: a defined error that names the cause; never leadership. */
 static void test_bad_replies(void) {
     static char big[LE_BODY_MAX + 100], toks[20000], b5[20000];
-    char b1[4096], b2[4096], b3[4096], b4[4096], b6[4096], b7[4096], b8[4096], b9[4096];
+    char b1[4096], b2[4096], b3[4096], b4[4096], b6[4096], b7[4096], b8[4096], b9[4096], b10[4096], b11[4096];
     bad_case cases[64];
     int n = 0, i;
     size_t k;
@@ -708,6 +758,8 @@ static void test_bad_replies(void) {
     CASE("truncated json", KEEP(b1, http(200, NULL, "{\"kind\":\"Lease\",\"metadata\":{\"name\":")), LE_EJSON, "truncated");
     CASE("invalid json", KEEP(b2, http(200, NULL, "{\"kind\":Lease}")), LE_EJSON, "not a single valid JSON object");
     CASE("bad escape", KEEP(b9, http(200, NULL, "{\"kind\":\"Lease\",\"spec\":{\"holderIdentity\":\"bad \\x escape\"}}")), LE_EJSON, "");
+    CASE("key without value", KEEP(b10, http(200, NULL, "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"my-lock\",\"resourceVersion\":\"1\"},\"spec\"}")), LE_EJSON, "not a single valid JSON object");
+    CASE("nested key without value", KEEP(b11, http(200, NULL, "{\"kind\":\"Lease\",\"metadata\":{\"name\"},\"spec\":{}}")), LE_EJSON, "not a single valid JSON object");
     CASE("array", KEEP(b3, http(200, NULL, "[1,2]")), LE_EJSON, "not a single valid JSON object");
     CASE("trailing garbage", KEEP(b4, http(200, NULL, "{\"kind\":\"Lease\"} x")), LE_EJSON, "");
     CASE("empty body", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", LE_EJSON, "");
@@ -845,6 +897,18 @@ static void test_status_errors(void) {
     send_at(&E, 0);
     CHECK(feed(&E, 1, http(502, NULL, "<html>bad gateway</html>")) == LE_ESERVER);
     HAS(le_errmsg(&E), "HTTP 502");
+    /* a Status whose last key has no value, at the end of the token array */
+    {
+        char body[1024];
+        int k, n = 0;
+        n += snprintf(body + n, sizeof body - (size_t)n, "{");
+        for (k = 0; k < 31; k++) n += snprintf(body + n, sizeof body - (size_t)n, "\"k%d\":0,", k);
+        snprintf(body + n, sizeof body - (size_t)n, "\"message\"}");
+        setup(&E, &LOG, "pod-a");
+        send_at(&E, 0);
+        CHECK(feed(&E, 1, http(500, NULL, body)) == LE_ESERVER);
+        LACKS(le_errmsg(&E), "Server says");
+    }
     /* server text is cleaned of control bytes */
     setup(&E, &LOG, "pod-a");
     send_at(&E, 0);
@@ -867,6 +931,9 @@ static void test_config_validation(void) {
         {0, 0, 0, "default", "x", NULL, "identity is empty"},
         {0, 0, 0, "default", "x", "a\nb", "control characters"},
         {0, 0, 0, NULL, "x", "a", "namespace"},
+        {0, 0, 0, "default", "x", "rv-\xff", "not valid UTF-8"},
+        {0, 0, 0, "default", "x", "a\xc3", "not valid UTF-8"},
+        {0, 0, 0, "default", "x", "\xed\xa0\x80", "not valid UTF-8"},
     };
     size_t i;
     le_config cfg;
@@ -878,6 +945,9 @@ static void test_config_validation(void) {
         CHECK(le_init(&E, &cfg) == LE_EINVAL);
         if (!strstr(le_errmsg(&E), c[i].want)) { CHECK(!"message"); fprintf(stderr, "  got: %s\n", le_errmsg(&E)); }
     }
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ns = "default"; cfg.name = "x"; cfg.identity = "pod-\xc3\xa9-\xf0\x9f\x98\x80";
+    CHECK(le_init(&E, &cfg) == 0); /* UTF-8 is fine */
     memset(&cfg, 0, sizeof cfg);
     cfg.ns = "kube-system"; cfg.name = "a.b-c"; cfg.identity = "x";
     cfg.lease_duration_ms = 3000; cfg.renew_deadline_ms = 2000; cfg.retry_period_ms = 1000;
@@ -907,6 +977,8 @@ static void test_microtime(void) {
         {951782400000001LL, "2000-02-29T00:00:00.000001Z"},
         {4107542399999999LL, "2100-02-28T23:59:59.999999Z"},
         {-1, "1969-12-31T23:59:59.999999Z"},
+        {INT64_MIN, "0001-01-01T00:00:00.000000Z"},
+        {INT64_MAX, "9999-12-31T23:59:59.999999Z"},
     };
     size_t i;
     for (i = 0; i < sizeof c / sizeof c[0]; i++) {
@@ -1075,6 +1147,7 @@ int main(void) {
     test_lost_to_other();
     test_deleted_under_leader();
     test_restart_same_identity();
+    test_recreated_new_term();
     test_every_split();
     test_connection_handling();
     test_bad_replies();
