@@ -17,7 +17,9 @@
          switch (a.want) {
          case LE_WANT_SEND:  n = write(fd, a.data, a.len); le_sent(&e, now(), n); break;
          case LE_WANT_RECV:  n = read(fd, buf, sizeof buf);  // until a.deadline
-                             le_feed(&e, now(), buf, n); break;   // n == 0: EOF
+                             if (n < 0) le_io_error(&e, now(), LE_EIO, "read");
+                             else le_feed(&e, now(), buf, n);     // 0: EOF
+                             break;
          case LE_WANT_WAIT:  sleep_until(a.deadline); break;
          case LE_WANT_CLOSE: close(fd); break;                  // reconnect lazily
          case LE_WANT_DONE:  return;                            // after le_stop()
@@ -1878,7 +1880,7 @@ typedef struct le_https {
 typedef struct le_cancel {
     volatile sig_atomic_t fired;
     int fd[2]; /* self-pipe: fd[0] becomes readable when fired */
-    int ok;
+    volatile sig_atomic_t ok; /* cleared before the pipe is closed */
 } le_cancel;
 
 /* The blocking runner's clock, transport and work. Zero = default. */
@@ -1919,10 +1921,14 @@ LEDEF void le_https_free(le_https *t);
    that state (clean valgrind runs). No-op with mbedTLS 2. */
 LEDEF void le_https_global_free(void);
 LEDEF const char *le_https_errmsg(const le_https *t);
-/* Event-loop interface: do what can be done now, say what to wait for. */
+/* Event-loop interface: do what can be done now, say what to wait for.
+   Read now from the clock right before each call (not a loop's cached
+   time): replies are stamped with it, and a stale now makes a follower
+   believe it saw the record earlier than it did. */
 LEDEF le_step le_https_step(le_https *t, le_elector *e, le_time now);
 /* Drops the connection (e.g. in a child after fork(), or to reconnect to
-   a moved API server); the next request opens a new one. A request in
+   a moved API server) without a TLS alert, so a parent sharing the socket
+   keeps its connection; the next request opens a new one. A request in
    flight fails with LE_EIO (the elector retries it as usual). */
 LEDEF void le_https_close(le_https *t, le_elector *e, le_time now);
 
@@ -2163,7 +2169,18 @@ static int le__https_read_token(le_https *t, char *msg, size_t cap,
     for (;;) {
         ssize_t r = read(fd, buf + n, sizeof buf - n);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
+        if (r < 0) { /* a partial token would be sent as if whole */
+            int e = errno;
+            close(fd);
+            le__puts(&b, "token file ");
+            le__puts(&b, t->token_path);
+            le__puts(&b, " cannot be read: ");
+            le__https_put_errno(&b, e);
+            if (again) le__puts(&b, kept);
+            le__cstr(&b);
+            return LE_EIO;
+        }
+        if (r == 0) break;
         n += (size_t)r;
         if (n == sizeof buf) break;
     }
@@ -2660,6 +2677,7 @@ static int le__https_load_key(le_https *t, const char *path,
 /* What the kubeconfig supplies. */
 typedef struct le__kc {
     char *text;
+    size_t len;
     le__kspan ctx[LE__KC_N], cl[LE__KC_N], us[LE__KC_N];
 } le__kc;
 
@@ -2669,6 +2687,7 @@ static int le__kc_load(le_https *t, const char *path, const char *want_ctx,
     char name[256];
     const char *cn;
     int r = le__https_slurp(path, &k->text, &n);
+    k->len = n;
     if (r)
         return le__https_cfg_err(t, LE_EINVAL, "kubeconfig ", path,
             r == -ENOENT ? " is missing. Fix: give an existing kubeconfig, or "
@@ -3161,7 +3180,10 @@ LEDEF int le_https_init(le_https *t, const le_https_config *hc, le_config *c) {
     }
     t->token_next = INT64_MIN; /* first step schedules the next reload */
 out:
-    if (kc.text) mbedtls_free(kc.text);
+    if (kc.text) { /* it holds the token or the client key */
+        mbedtls_platform_zeroize(kc.text, kc.len);
+        mbedtls_free(kc.text);
+    }
     if (ca_d) mbedtls_free(ca_d);
     if (cert_d) mbedtls_free(cert_d);
     if (key_d) {
@@ -3186,6 +3208,9 @@ static void le__https_drop(le_https *t) {
 }
 
 LEDEF void le_https_close(le_https *t, le_elector *e, le_time now) {
+    /* no TLS close_notify: after fork() the socket is shared with the
+       parent, and an alert sent by the child would end its connection */
+    t->conn = LE__C_NONE;
     le__https_drop(t);
     /* no-op for the elector unless a request is in flight */
     le_io_error(e, now, LE_EIO, "the connection was closed by le_https_close() "
@@ -3589,7 +3614,10 @@ static le_step le__https_step(le_https *t, le_elector *e, le_time now) {
             return s;
         case LE_WANT_SEND:
             if (t->conn == LE__C_NONE) {
-                if (now.mono_ms < t->retry_at) {
+                /* a leader tries at least once per request whatever the
+                   backoff, like client-go every RetryPeriod: an outage
+                   shorter than RenewDeadline must not cost leadership */
+                if (now.mono_ms < t->retry_at && !le_is_leader(e, now.mono_ms)) {
                     if (t->retry_at <= a.deadline) {
                         s.deadline = t->retry_at;
                         return s;
@@ -3720,9 +3748,9 @@ LEDEF int le_cancel_fired(const le_cancel *c) { return c->fired != 0; }
 
 LEDEF void le_cancel_free(le_cancel *c) {
     if (!c->ok) return;
+    c->ok = 0; /* first, so a signal arriving now writes to no descriptor */
     close(c->fd[0]);
     close(c->fd[1]);
-    c->ok = 0;
 }
 
 static le_time le__io_now(const le_io *io) {

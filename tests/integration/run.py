@@ -232,6 +232,30 @@ def apiserver_restart():
         stop_all(rs)
 
 
+@scenario
+def short_outage():
+    """The API server is away for less than RenewDeadline: the leader keeps
+    trying (at least once per request, whatever the reconnect backoff) and
+    keeps leading without a gap."""
+    r = Replica("c", "it-o-c-0", "it-outage", CFG)
+    try:
+        wait_for(r.leading, 10, "a leader")
+        time.sleep(2.5)
+        t0 = mono_ns()
+        subprocess.run([os.path.join(TOP, "tools", "kube", "down.sh"), STATE], check=True, capture_output=True)
+        time.sleep(2)
+        subprocess.run([os.path.join(TOP, "tools", "kube", "up.sh"), STATE], check=True, capture_output=True)
+        away = secs(mono_ns() - t0)
+        time.sleep(6)  # past the RenewDeadline counted from the last renew before the outage
+        stops = [e for e in r.events if e["ev"] == "stopped"]
+        assert not stops, "leadership lost after a %.1f s outage: %s" % (away, stops)
+        assert r.leading()
+        errs = sum(1 for e in r.events if e["ev"] == "error")
+        return "API server away %.1f s; still leading, %d failed requests reported" % (away, errs)
+    finally:
+        stop_all([r])
+
+
 def main():
     want = sys.argv[1:]
     os.makedirs(os.path.join(TOP, "build"), exist_ok=True)
