@@ -211,9 +211,13 @@
    connection attempt the next one waits 500 ms, then twice as long each
    time up to 8 s, with jitter; when that wait would outlast the request's
    deadline the request fails at once with the last connection error, so
-   the core's own retry schedule stays in charge. A server given by name is
-   resolved with getaddrinfo before each connection; that call blocks
-   (in-cluster servers are IP literals, which never block).
+   the core's own retry schedule stays in charge - except for a leader,
+   which tries once per request regardless, as client-go does every
+   RetryPeriod. A server given by name is resolved with getaddrinfo before
+   each connection; that call blocks, and while it blocks nothing reports a
+   passed deadline (le_is_leader() still answers correctly). In-cluster
+   servers are IP literals, which never block; LE_HTTPS_NO_DNS rules names
+   out.
 
    MEMORY -----------------------------------------------------------------
 
