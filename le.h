@@ -80,7 +80,9 @@
 
    Every driving call takes an le_time: a monotonic clock in milliseconds
    for every decision, and the Unix time in microseconds, used only for the
-   timestamps written into the Lease. Jitter (client-go's factor 1.2 on the
+   timestamps written into the Lease. Read it right before each call: a
+   reply is stamped with the now it is fed with, and a stale one makes a
+   follower believe it saw the record earlier than it did. Jitter (client-go's factor 1.2 on the
    follower's retry period) comes from le_config.rand32 or from a
    generator seeded by le_config.seed and the identity. The core never
    allocates, never reads a clock, never touches a socket, has no globals;
@@ -99,6 +101,7 @@
 
    Two electors never both believe they lead at the same instant if:
    every identity is unique (two processes with one identity both lead);
+   now is fresh in every call (see above);
    clocks on all machines run at nearly the same *rate* (arbitrary offset
    is fine; the margin is LeaseDuration - RenewDeadline, 5 s by default);
    and the process is not frozen between asking le_is_leader() and acting
