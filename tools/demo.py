@@ -83,6 +83,9 @@ def main():
         k, _, v = line.strip().partition("=")
         env[k] = v
     say("API server ready in %.1f s at %s" % (time.monotonic() - t0, env["LE_SERVER"]))
+    # a fresh Lease each time (the API server keeps its etcd data between runs)
+    subprocess.run([os.path.join(TOP, "tools", "kube", "bin", "kubectl"), "--kubeconfig", env["LE_KUBECONFIG"],
+                    "-n", "default", "delete", "lease", LEASE, "--ignore-not-found"], capture_output=True)
     pods = []
     try:
         say("starting pod-a, pod-b, pod-c: examples/periodic, Lease default/%s, client-go's timing "
