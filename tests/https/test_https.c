@@ -127,7 +127,7 @@ typedef struct relay {
 } relay;
 static relay R;
 
-static int relay_open(relay *r, const char *ip) {
+static int relay_open_port(relay *r, const char *ip, int port) {
     struct sockaddr_in a;
     socklen_t al = sizeof a;
     int one = 1;
@@ -136,6 +136,7 @@ static int relay_open(relay *r, const char *ip) {
     setsockopt(r->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
     inet_pton(AF_INET, ip, &a.sin_addr);
     if (bind(r->lfd, (struct sockaddr *)&a, sizeof a) || listen(r->lfd, 16)) {
         close(r->lfd);
@@ -146,6 +147,8 @@ static int relay_open(relay *r, const char *ip) {
     r->on = 1;
     return 0;
 }
+
+static int relay_open(relay *r, const char *ip) { return relay_open_port(r, ip, 0); }
 
 static void relay_drop(relay *r, int i, int rst) {
     if (rst) {
@@ -1009,6 +1012,58 @@ static void t_reset(void) {
     finish();
 }
 
+/* The API server refuses connections for 2 s, less than RenewDeadline
+   (3 s). The reconnect backoff grows past the leader's deadline within
+   that time; the leader must still try once per request, reconnect when
+   the server is back, and keep leading. */
+static void t_outage(void) {
+    le_https_config hc;
+    le_config c;
+    char url[128], m[200];
+    int port;
+    int64_t back;
+    if (relay_open(&R, "127.0.0.1")) {
+        check(0, "outage: relay", strerror(errno));
+        return;
+    }
+    port = R.port;
+    base(&hc, &c, user_tok);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", port);
+    hc.server = url;
+    hc.backoff_min_ms = 500;
+    hc.backoff_max_ms = 8000;
+    if (start("outage", &hc, &c, 4000, 3000, 500)) {
+        check(0, "outage: init", le_https_errmsg(&T));
+        relay_close(&R);
+        return;
+    }
+    if (drive(5000, p_leading) != 1) {
+        check(0, "outage: leads through the relay", O.errs);
+        finish();
+        return;
+    }
+    drive(300, 0);
+    relay_close(&R); /* connection refused from now on */
+    drive(2000, 0);
+    if (relay_open_port(&R, "127.0.0.1", port)) {
+        check(0, "outage: relay back on its port", strerror(errno));
+        finish();
+        return;
+    }
+    back = le_clock().mono_ms;
+    drive(3500, 0);
+    snprintf(m, sizeof m, "stops %d, connection failures %llu, connections %llu, "
+             "leader %d", O.stops, (unsigned long long)T.stats.failures,
+             (unsigned long long)T.stats.connects, le_is_leader(&E, le_clock().mono_ms));
+    if (verbose) printf("  . %s (%lld ms after the server came back)\n", m,
+                        (long long)(le_clock().mono_ms - back));
+    check(O.stops == 0 && le_is_leader(&E, le_clock().mono_ms) && T.stats.failures >= 3 &&
+          T.stats.connects >= 2,
+          "outage: 2 s of refused connections (< RenewDeadline), backoff "
+          "beyond the deadline: the leader keeps trying and keeps leading", m);
+    finish();
+}
+
 /* Token rotation. The token file gets a fresh TokenRequest token (of
    another ServiceAccount) while the old token stops working.
    periodic: the file is re-read every 500 ms, the new token is in use
@@ -1334,6 +1389,7 @@ static const scen scens[] = {
     {"errors", t_errors},
     {"silent", t_silent},
     {"reset", t_reset},
+    {"outage", t_outage},
     {"rotation-401", t_rotation_401},
     {"rotation-periodic", t_rotation_periodic},
     {"run-custom", t_run_custom},
