@@ -13,7 +13,7 @@ LLHTTP_OBJ = $(B)/llhttp/llhttp.o $(B)/llhttp/api.o $(B)/llhttp/http.o
 LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http.o
 
 .PHONY: all test unit sim fuzz fuzz-quick options core-check kube integration https server-tests static bench demo clean
-all: $(B)/unit $(B)/unit-cc $(B)/bench-core $(B)/le-elector
+all: $(B)/unit $(B)/unit-cc $(B)/bench-core $(B)/le-elector https-build
 
 $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(dir $@)
