@@ -418,6 +418,8 @@ static void t_steady(void) {
     uint64_t req0, req1;
     unsigned long allocs;
     char m[256];
+    printf("  sizes: le_elector %zu bytes, le_https %zu bytes (%s)\n", sizeof E,
+           sizeof T, MBEDTLS_VERSION_STRING);
     base(&hc, &c, user_tok);
     if (start("steady", &hc, &c, 2000, 1500, 300)) {
         check(0, "steady: init", le_https_errmsg(&T));
