@@ -15,6 +15,9 @@ LLHTTP_SAN = $(B)/llhttp-san/llhttp.o $(B)/llhttp-san/api.o $(B)/llhttp-san/http
 .PHONY: all test unit sim fuzz fuzz-quick options core-check kube integration https server-tests static bench demo clean
 all: $(B)/unit $(B)/unit-cc $(B)/bench-core $(B)/le-elector https-build
 
+# mk/https.mk (the transport) and the other suites' rules
+-include $(sort $(wildcard mk/*.mk))
+
 $(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -I$(LLHTTP_INC) -c $< -o $@
@@ -33,15 +36,9 @@ $(B)/unit-san: tests/unit.c le.h $(LLHTTP_SAN)
 	@mkdir -p $(B)
 	$(CC) -std=c99 $(WARN) -O1 -g $(SAN) $(CPPFLAGS) tests/unit.c $(LLHTTP_SAN) -o $@
 
-# Many cores against a simulated store with faults: never two leaders.
-$(B)/sim: tests/sim.c le.h $(LLHTTP_SAN)
-	@mkdir -p $(B)
-	$(CC) -std=c99 $(WARN) -O1 -g $(SAN) $(CPPFLAGS) tests/sim.c $(LLHTTP_SAN) -o $@
+# The simulation (sim, sim-quick, sim-mutants): mk/sim.mk.
 
-sim: $(B)/sim
-	$(B)/sim 12
-
-# Mutated replies under ASan + UBSan (also a libFuzzer target: make fuzz).
+# Mutated replies under ASan + UBSan (also a libFuzzer target: -DLE_LIBFUZZER).
 $(B)/fuzz: tests/fuzz.c le.h $(LLHTTP_SAN)
 	@mkdir -p $(B)
 	$(CC) -std=c99 $(WARN) -O1 -g $(SAN) $(CPPFLAGS) tests/fuzz.c $(LLHTTP_SAN) -o $@
@@ -49,11 +46,8 @@ $(B)/fuzz: tests/fuzz.c le.h $(LLHTTP_SAN)
 fuzz-quick: $(B)/fuzz
 	$(B)/fuzz 200000
 
-# Coverage-guided, needs clang and libclang-rt-14-dev: make fuzz SECONDS=60
-fuzz:
-	@mkdir -p $(B)/corpus
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -DLE_LIBFUZZER $(CPPFLAGS) tests/fuzz.c $(LLHTTP_SRC)/llhttp.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c -o $(B)/fuzz-lf
-	$(B)/fuzz-lf -max_total_time=$${SECONDS:-60} $(B)/corpus
+# Coverage-guided (libFuzzer, clang): make fuzz [SECONDS=600]; make test runs
+# fuzz-ci (mk/fuzz.mk, tests/fuzz/)
 
 unit: $(B)/unit $(B)/unit-cc $(B)/unit-san
 	$(B)/unit
@@ -100,10 +94,11 @@ integration: $(B)/le-elector kube
 https: kube https-build https-build-mbedtls3
 	@$(KUBE_UP); tests/https/run.sh build/https || rc=1; tests/https/run.sh build/https3 || rc=1; $(KUBE_DOWN)
 
-server-tests: $(B)/le-elector kube https-build https-build-mbedtls3
+# Suites in mk/*.mk add their own: SERVER_DEPS += target, SERVER_RUN += cmd || rc=1;
+server-tests: $(B)/le-elector kube https-build https-build-mbedtls3 $(SERVER_DEPS)
 	@$(KUBE_UP); python3 tests/integration/run.py || rc=1; \
 	tests/https/run.sh build/https || rc=1; tests/https/run.sh build/https3 || rc=1; \
-	tests/static.sh || rc=1; $(KUBE_DOWN)
+	tests/static.sh || rc=1; $(SERVER_RUN) $(KUBE_DOWN)
 
 # A static musl binary of the periodic example, for an empty image.
 static:
@@ -119,17 +114,19 @@ core-check:
 	if [ -n "$$bad" ]; then echo "core-check: the core references: $$bad"; exit 1; fi; \
 	echo "core-check: 1 passed, 0 failed (core references none of malloc/free/clocks/getenv/stdio)"
 
-test: unit sim fuzz-quick options core-check server-tests
+# mk/*.mk add suites that need no API server to TEST_EXTRA.
+test: unit fuzz-quick options core-check $(TEST_EXTRA) server-tests
 
 $(B)/bench-core: bench/core.c le.h $(LLHTTP_OBJ)
 	@mkdir -p $(B)
 	$(CC) -std=c99 $(WARN) -O2 $(CPPFLAGS) bench/core.c $(LLHTTP_OBJ) -o $@
 
 # The core's cost per renew cycle, then le.h and client-go side by side on
-# one kube-apiserver (about 3 minutes; bench/README.md).
+# one kube-apiserver: bench/results.md and bench/timeline.svg (about 25
+# minutes; BENCH_ARGS=--quick: about 4, into build/bench/; bench/README.md).
 bench: $(B)/bench-core $(B)/le-elector kube
 	$(B)/bench-core
-	python3 bench/side_by_side.py
+	python3 bench/side_by_side.py $(BENCH_ARGS)
 
 # The README's first command: installs what is missing, builds, and shows
 # an election, a crash and a graceful handover on a local kube-apiserver.
@@ -141,4 +138,3 @@ demo:
 clean:
 	rm -rf $(B)
 
--include mk/https.mk

@@ -7,10 +7,11 @@
      #define LE_IMPLEMENTATION          // in exactly one .c file
      #include "le.h"
 
-     le_elector e;                       // ~60 KB: static, heap or a big stack
+     le_elector e;                       // ~90 KB: static, heap or a big stack
      le_config c = {0};                  // zero = default, see le_config
      c.ns = "default"; c.name = "my-app"; c.identity = pod_name;
      c.on_event = on_event; c.user = &app;
+     c.poll_only = 1;                    // one connection; see WATCH below
      if (le_init(&e, &c) != 0) die(le_errmsg(&e));
      for (;;) {
          le_action a = le_next(&e, now());       // what the elector wants
@@ -25,6 +26,9 @@
          case LE_WANT_DONE:  return;                            // after le_stop()
          }
      }
+
+   A loop that also serves a.watch (a second connection, below) lets
+   followers watch the Lease instead of polling it.
 
    With LE_HTTPS defined as well, le.h brings its own HTTPS transport,
    in-cluster configuration and a blocking runner, so the loop above
@@ -47,12 +51,20 @@
      plus the record's leaseDurationSeconds. The holder's timestamps are
      never compared with the local clock, so clock skew between machines
      does not matter. An empty holderIdentity means the Lease is free.
-   - Followers poll every RetryPeriod * [1, 2.2) (client-go's jitter), and
-     also at the exact moment the record they observed would expire, when
-     that comes first: same rule, a dead leader replaced up to one poll
-     sooner, no extra request while the leader is alive.
+   - Followers watch the Lease (see WATCH), or with poll_only poll it every
+     RetryPeriod * [1, 2.2) (client-go's jitter), and also at the exact
+     moment the record they observed would expire, when that comes first:
+     same rule, a dead leader replaced up to one poll sooner, no extra
+     request while the leader is alive.
    - The leader renews every RetryPeriod with one PUT of the cached object
-     (no GET first); any failure falls back to a GET.
+     (no GET first); any failure falls back to a GET. A write counts only
+     if its reply is the Lease as written: this holder, the renewTime it
+     sent and a new resourceVersion (the API server's storage makes a
+     byte-identical update a no-op, so renewTime changes with every write
+     even if the wall clock stands still, is 0 or goes back).
+   - Retry-After is honoured on 429 and 5xx replies only, up to 600 s, and
+     never past the observed lease's expiry (a follower still polls then)
+     or the last moment a renew can succeed (a leader).
    - leaseTransitions grows by one on every change of holder; acquireTime
      is written on acquisition, renewTime on every renew (MicroTime, UTC,
      six fractional digits).
@@ -95,7 +107,42 @@
    parsed with llhttp (chunked bodies, keep-alive) and jsmn; partial input
    is fine, any split works. One request is in flight at a time and each is
    bounded by le_config.request_timeout_ms; when the elector abandons an
-   exchange it asks for the connection to be dropped (LE_WANT_CLOSE).
+   exchange (a timeout, le_io_error(), malformed or unsolicited bytes, a
+   reply fed after its request's deadline, which counts as a timeout) it
+   asks for the connection to be dropped (LE_WANT_CLOSE) and ignores what
+   is fed until then, so no reply is ever taken for another request's.
+   Bytes that arrive before a request is completely sent, or while none is
+   outstanding, are refused: read what is there before writing. Headers,
+   trailers and interim (1xx) replies are bounded (LE_HEADER_MAX, 8).
+
+   WATCH ------------------------------------------------------------------
+
+   Unless le_config.poll_only is set, a follower watches the Lease on a
+   stream of its own (le_action.watch): GET .../leases?fieldSelector=
+   metadata.name=NAME&watch=true&resourceVersion=RV&allowWatchBookmarks=true
+   on a second connection, since HTTP/1.1 cannot send a write while a watch
+   streams on the same one. Every event is an observation exactly like a GET
+   reply (same expiry rule); a released Lease (empty holder) or a deleted
+   one is taken at once, with the object of the event, so a graceful
+   handover costs one write; while events come (a holder renews every
+   RetryPeriod) there is no polling, and the take-over after a crash is a
+   PUT at the observed expiry. After 2.2 RetryPeriods without an event the
+   follower polls as without a watch (the stream may be dead with its
+   connection up), and a GET that finds a change the watch did not deliver
+   restarts the watch. The watch resumes from the last resourceVersion seen
+   (bookmarks keep it fresh) when the server ends it; 410 Gone means a GET,
+   then a new watch; a watch silent for 75 s (the API server bookmarks
+   about every minute) is restarted; 403 (no list/watch on leases) falls
+   back to polling with one event naming the verbs and the rule, and the
+   watch is tried again in 10 minutes (30 s if one worked before: a server
+   that has just started answers 403 for a moment). Safety never rests on
+   the watch: every write is conditional, so a late, lost or stale event
+   costs time, never a second leader. The leader does not watch. Serving
+   it in a loop of your own: on LE_WANT_SEND write a.wdata/a.wlen on the
+   watch connection (open it first if needed) and le_watch_sent(); on
+   LE_WANT_RECV read what arrives and le_watch_feed() it (0 bytes: EOF), on
+   an error le_watch_error(); on LE_WANT_CLOSE close it; on 0 nothing is
+   wanted on it. a.deadline covers both streams.
 
    GUARANTEES AND THEIR CONDITIONS -----------------------------------------
 
@@ -115,8 +162,9 @@
    part in an election against a real API server:
 
    - HTTPS over mbedTLS (2.28 or 3.6 LTS), one keep-alive connection for
-     all requests (one TLS handshake per connection), non-blocking sockets,
-     every step bounded by the core's deadlines;
+     all requests and one for a follower's watch (one TLS handshake per
+     connection), non-blocking sockets, every step bounded by the core's
+     deadlines;
    - configuration like client-go's rest.InClusterConfig, or an explicit
      server, or a subset of kubeconfig;
    - token files re-read every minute and at once after a 401;
@@ -204,19 +252,22 @@
 
    CONNECTIONS AND TIME ---------------------------------------------------
 
-   One connection carries every request. It is opened when the elector
-   first wants to send, kept while the elector waits (an idle connection the
-   server closes is noticed and reopened at the next request) and dropped on
-   LE_WANT_CLOSE, errors and timeouts. Connecting, the handshake, sending
+   One connection carries every request, a second one a follower's watch.
+   Each is opened when the elector first wants to send on it, kept while
+   the elector waits (an idle connection the server closes is noticed and
+   reopened at the next request) and dropped on LE_WANT_CLOSE, errors and
+   timeouts; the watch connection is dropped when the elector leads. Connecting, the handshake, sending
    and receiving are all non-blocking and bounded by the core's deadline of
    the request, so a server that accepts and never answers costs the leader
    its leadership exactly at RenewDeadline, never later. After a failed
    connection attempt the next one waits 500 ms, then twice as long each
-   time up to 8 s, with jitter; when that wait would outlast the request's
-   deadline the request fails at once with the last connection error, so
-   the core's own retry schedule stays in charge - except for a leader,
-   which tries once per request regardless, as client-go does every
-   RetryPeriod. A server given by name is resolved with getaddrinfo before
+   time up to 8 s, with jitter - but only when that wait ends before the
+   request's deadline: every request the core makes gets at least one
+   attempt, so a follower notices a recovered server at its next poll and
+   a leader within RetryPeriod, as with client-go, and every error names a
+   real attempt. Before the first byte of a request the connection is
+   read: anything the server sent unasked fails the request and drops the
+   connection. A server given by name is resolved with getaddrinfo before
    each connection; that call blocks, and while it blocks nothing reports a
    passed deadline (le_is_leader() still answers correctly). In-cluster
    servers are IP literals, which never block; LE_HTTPS_NO_DNS rules names
@@ -255,17 +306,19 @@
    when the release is done or has failed, at most RenewDeadline later.
    Its clock (io->now, default le_clock(): CLOCK_MONOTONIC ms and
    CLOCK_REALTIME us) and its transport (io->send/recv/close, default the
-   bundled one) can be replaced.
+   bundled one) can be replaced; a transport of your own carries the
+   request stream only, so its followers poll.
 
    le_https_step(t, e, now) is the same engine for an event loop: it does
-   all the IO that can be done without blocking and returns an le_step: a
-   file descriptor and the poll events wanted (or -1), and a deadline. Call
-   it again when the fd is ready or at the deadline, whichever comes first.
-   After a reconnect the socket is new but its number may be the old one
-   (closing a descriptor drops it from an epoll set): watch le_step.conn,
-   which changes with every new socket, and register again when it does
-   (epoll: EPOLL_CTL_ADD; libuv: a new uv_poll_t). Level- or edge-triggered
-   both work: it reads and writes until it would block.
+   all the IO that can be done without blocking and returns an le_step: two
+   file descriptors (fd for requests, wfd for a follower's watch) with the
+   poll events wanted (or -1), and a deadline. Call it again when either fd
+   is ready or at the deadline, whichever comes first. After a reconnect
+   the socket is new but its number may be the old one (closing a
+   descriptor drops it from an epoll set): watch le_step.conn and
+   le_step.wconn, which change with every new socket, and register again
+   when they do (epoll: EPOLL_CTL_ADD; libuv: a new uv_poll_t). Level- or
+   edge-triggered both work: it reads and writes until it would block.
 
    STATEFULSET ORDINAL ---------------------------------------------------
 
@@ -286,7 +339,11 @@
    LE_BODY_MAX         largest reply body, bytes            (default 16384)
    LE_REQ_MAX          largest request, bytes     (default LE_BODY_MAX+8192)
    LE_JSON_TOKENS      JSON tokens per reply, on the stack    (default 512)
-   LE_IDENTITY_MAX     longest identity / holderIdentity      (default 255)
+   LE_IDENTITY_MAX     longest identity of this elector       (default 255);
+                       longer holders are compared by length and hash and
+                       reported as their first bytes and "..."
+   LE_HEADER_MAX       status line + headers + trailers + chunk framing of
+                       a reply, bytes                         (default 16384)
    LE_ASSERT(x)        assertion used for API misuse       (default assert)
    LE_HTTPS_TOKEN_MAX   largest bearer token, bytes              (4096)
    LE_HTTPS_PATH_MAX    longest file path, bytes                  (512)
@@ -329,12 +386,28 @@
 #ifndef LE_IDENTITY_MAX
 #define LE_IDENTITY_MAX 255
 #endif
+#ifndef LE_RECORD_MAX
+#define LE_RECORD_MAX 1024
+#endif
+#ifndef LE_RECORDS
+#define LE_RECORDS 4
+#endif
+#ifndef LE_WATCH_REQ_MAX
+#define LE_WATCH_REQ_MAX (LE_REQ_MAX - LE_BODY_MAX + 1024)
+#endif
+#define LE__SLACK 256 /* a watch event's envelope around the Lease */
+#define LE__RV_MAX 64
+#define LE_RECORD_KEY_MAX 63
+#define LE_RECORD_PREFIX "le.h/" 
 #define LE_ERRMSG_MAX 512
 #define LE__NS_MAX 63
 #define LE__NAME_MAX 253
 #define LE__HOST_MAX 255
 #define LE__TS_MAX 40
-#define LE__FOREIGN_MAX 16
+#ifndef LE_HEADER_MAX
+#define LE_HEADER_MAX 16384
+#endif
+#define LE__INTERIM_MAX 8
 
 #ifdef __cplusplus
 extern "C" {
@@ -359,19 +432,23 @@ enum {
     LE_ESERVER = -14,      /* 5xx */
     LE_EHTTP = -15,        /* any other unexpected HTTP status */
     LE_ETLS = -16,         /* TLS handshake or verification (transport) */
-    LE_ECONNECT = -17      /* could not connect (transport) */
+    LE_ECONNECT = -17,     /* could not connect (transport) */
+    LE_ENOTLEADER = -18    /* le_record_set() while not leading */
 };
 
 typedef struct le_time {
     int64_t mono_ms; /* monotonic clock, ms: drives every decision */
-    int64_t wall_us; /* Unix time, us: only written into the Lease */
+    int64_t wall_us; /* Unix time, us: only written into the Lease (as
+                        renewTime, made later than the last one written
+                        whatever this clock does, so 0 is safe) */
 } le_time;
 
 typedef enum le_event_type {
     LE_EV_STARTED_LEADING = 1, /* term, mono_ms */
     LE_EV_STOPPED_LEADING,     /* term, reason */
     LE_EV_NEW_LEADER,          /* leader ("" when the Lease is free) */
-    LE_EV_ERROR                /* error, status, message */
+    LE_EV_ERROR,               /* error, status, message */
+    LE_EV_RECORD_STORED        /* key, value: a record is on the Lease */
 } le_event_type;
 
 typedef enum le_stop_reason {
@@ -389,6 +466,8 @@ typedef struct le_event {
     int error;           /* ERROR: LE_E* */
     int status;          /* ERROR: HTTP status, 0 if none */
     const char *message; /* ERROR: cause and fix */
+    const char *key;     /* RECORD_STORED: the key given to le_record_set */
+    const char *value;   /* RECORD_STORED: its value */
 } le_event;
 
 typedef struct le_config {
@@ -398,8 +477,10 @@ typedef struct le_config {
     int lease_duration_ms; /* 0 = 15000; whole seconds, > renew_deadline_ms */
     int renew_deadline_ms; /* 0 = 10000; > 1.2 * retry_period_ms */
     int retry_period_ms;   /* 0 = 2000 */
-    int request_timeout_ms;/* 0 = renew_deadline_ms / 2 */
+    int request_timeout_ms;/* 0 = renew_deadline_ms / 2; < renew_deadline_ms */
     int keep_on_stop;      /* 0 = le_stop() releases the Lease */
+    int poll_only;         /* 0 = followers watch the Lease (a second stream,
+                              le_action.watch); 1 = they poll like client-go */
     const char *host;      /* Host header; 0 = "kubernetes.default.svc" */
     const char *token;     /* bearer token, kept by pointer; 0 = none */
     const char *user_agent;/* 0 = "le.h/0.1" */
@@ -418,27 +499,85 @@ typedef enum le_want {
 } le_want;
 
 typedef struct le_action {
-    le_want want;
+    le_want want;     /* the request stream */
     const char *data; /* SEND: bytes still to write */
     size_t len;
-    int64_t deadline; /* monotonic ms: call le_next() again by then */
+    int64_t deadline; /* monotonic ms: call le_next() again by then (the
+                         earliest over both streams) */
+    int64_t req_deadline;   /* the request stream's own deadline */
+    int64_t watch_deadline; /* the watch stream's own deadline (LE__FAR if
+                               nothing is due on it) */
+    le_want watch;    /* the watch stream, on a connection of its own: 0 =
+                         none wanted (close it if open), LE_WANT_SEND (wdata,
+                         then le_watch_sent), LE_WANT_RECV (feed what arrives
+                         to le_watch_feed), LE_WANT_CLOSE */
+    const char *wdata;
+    size_t wlen;
 } le_action;
 
-/* Private: a Lease record as observed. */
+/* Private: a Lease record as observed. A holder longer than
+   LE_IDENTITY_MAX is kept as its first bytes, its length and a hash: enough
+   to tell it from ours and to see it change. */
 typedef struct le__record {
     char holder[LE_IDENTITY_MAX + 1];
-    size_t holder_len;
+    size_t holder_len;        /* the whole identity's length */
+    uint64_t holder_hash;     /* of all its bytes */
+    uint64_t extra_hash;      /* spec.strategy and spec.preferredHolder, raw */
     int32_t dur_s, transitions;
     char acquire[LE__TS_MAX + 1], renew[LE__TS_MAX + 1]; /* "" = null */
 } le__record;
 
-/* Private: where the parts of a cached Lease object are. */
+/* Private: where the parts of a cached Lease object are. Its spec keeps only
+   the members le.h does not own (compacted when it was parsed). */
 typedef struct le__objinfo {
     size_t len;
     int spec_s, spec_e, close; /* spec value span or -1; final '}' */
-    int nforeign;
-    int foreign[LE__FOREIGN_MAX][2]; /* spec members le.h does not own */
+    int rv_s, rv_e;            /* metadata.resourceVersion, inside the quotes */
+    int meta_s;                /* metadata's '{' */
+    int ann_s, ann_e;          /* metadata.annotations value span or -1 */
+    uint64_t uid_hash;         /* metadata.uid: another one is another object */
 } le__objinfo;
+
+/* Counters for health checks and metrics: le_get_stats(). */
+typedef struct le_stats {
+    uint64_t requests;      /* requests built and sent */
+    uint64_t slowpath;      /* renews whose one-PUT fast path failed, so a GET
+                               followed (client-go's leader_election_slowpath) */
+    uint64_t started;       /* times this elector started leading */
+    uint64_t stopped;       /* times it stopped leading */
+    uint64_t errors;        /* LE_EV_ERROR events */
+    uint64_t errors_by[24]; /* by code: errors_by[-LE_ETIMEDOUT] ... */
+    uint64_t watch_events;  /* watch events received */
+    int64_t last_renew_ms;  /* send time (monotonic) of the last write that
+                               kept or took the Lease; INT64_MIN if none */
+    int64_t observed_ms;    /* when the observed record last changed (client-
+                               go's observedTime); INT64_MIN if none */
+    int watching;           /* 1 while a watch stream is open and healthy */
+} le_stats;
+
+/* Private: a record waiting to be written. */
+typedef struct le__pending {
+    char key[LE_RECORD_KEY_MAX + 1];
+    char val[LE_RECORD_MAX + 1];
+    size_t vlen;
+    int sent; /* in the write in flight, or in one already answered */
+} le__pending;
+
+/* Private: one HTTP/1.1 reply being received. */
+struct le_elector;
+typedef struct le__rx {
+    llhttp_t http;
+    struct le_elector *owner;  /* watch: events are handled as they arrive */
+    int watch, streaming;
+    char *body;
+    size_t body_len, body_cap, body_total, fed, hdr_bytes;
+    uint64_t announced;        /* Content-Length over body_cap, or 0 */
+    size_t extra;              /* bytes that came after the reply */
+    int msg_done, keep_alive, status, interim, over, hdr_ra;
+    char hname[16], hval[16];
+    size_t hname_len, hval_len;
+    int64_t retry_after_ms;
+} le__rx;
 
 typedef struct le_elector {
     /* configuration */
@@ -456,25 +595,42 @@ typedef struct le_elector {
     int state, op, next_op, stopping, close_conn, in_cb, leading;
     int fast_failed, conflicts, release_retried;
     int64_t term, lead_until, next_at, req_sent, req_until, stop_until;
-    int64_t retry_after_ms;
+    int64_t retry_after_ms, wall_last;
+    int64_t hold_until; /* a Lease deleted or replaced: no take-over before */
+    int gone;           /* a 404 since the last Lease seen */
     le__record obs;
     int have_obs;
     int64_t obs_at;
-    char reported[LE_IDENTITY_MAX + 1];
+    char reported[LE_IDENTITY_MAX + 4];
+    size_t reported_len;
+    uint64_t reported_hash;
     int have_reported;
-    /* cached object (buf[cur]) and the reply being received (buf[cur^1]) */
-    char buf[2][LE_BODY_MAX];
-    int cur, have_obj;
+    /* what the write in flight sent: its reply must show it */
+    uint64_t sent_rv_hash;
+    char sent_renew[LE__TS_MAX + 1];
+    /* the cached object (buf[cur]), the reply being received (buf[rbuf])
+       and the watch event being received (buf[wbuf]) */
+    char buf[3][LE_BODY_MAX + LE__SLACK];
+    int cur, rbuf, wbuf, have_obj;
     le__objinfo obj;
-    size_t body_len;
+    /* records waiting for a write, and the counters */
+    le__pending pend[LE_RECORDS];
+    int npend;
+    le_stats st;
     /* HTTP */
-    llhttp_t http;
     llhttp_settings_t hs;
-    int msg_done, keep_alive, body_over, hdr_ra, status;
-    char hname[16], hval[16];
-    size_t hname_len, hval_len;
+    le__rx rx;
     char out[LE_REQ_MAX];
     size_t out_len, out_sent;
+    /* the watch (followers) */
+    int watch_on, w_state, w_close, w_live, w_worked, w_fails, w_told;
+    int64_t w_next_at, w_until, w_now, w_heard;
+    char w_rv[LE__RV_MAX + 1];
+    le__rx wrx;
+    size_t w_len;             /* bytes of the event being scanned */
+    int w_depth, w_str, w_esc;
+    char w_out[LE_WATCH_REQ_MAX];
+    size_t w_out_len, w_out_sent;
     /* last error */
     int err, err_status;
     char errmsg[LE_ERRMSG_MAX];
@@ -494,6 +650,13 @@ LEDEF int le_feed(le_elector *e, le_time now, const void *data, size_t n);
 /* The transport failed (connect, TLS, reset): err is LE_EIO, LE_ECONNECT,
    LE_ETLS ...; detail names the cause (copied). */
 LEDEF void le_io_error(le_elector *e, le_time now, int err, const char *detail);
+/* The watch stream (see le_action.watch): n bytes of wdata were written;
+   bytes that arrived on it (n == 0: the peer closed); its connection
+   failed. Like le_sent, le_feed and le_io_error for the request stream. */
+LEDEF void le_watch_sent(le_elector *e, le_time now, size_t n);
+LEDEF int le_watch_feed(le_elector *e, le_time now, const void *data, size_t n);
+LEDEF void le_watch_error(le_elector *e, le_time now, int err,
+                          const char *detail);
 /* Stop: stop leading at once, release the Lease unless keep_on_stop, then
    LE_WANT_DONE. The release is bounded by renew_deadline_ms. */
 LEDEF void le_stop(le_elector *e, le_time now);
@@ -511,6 +674,27 @@ LEDEF const char *le_errmsg(const le_elector *e);
 /* StatefulSet ordinal of a pod name ("web-12" -> 12) or a bare pod-index
    label value ("12"). 0 or LE_EINVAL. */
 LEDEF int le_ordinal(const char *pod, long *ordinal);
+/* Counters and times for health checks and metrics. */
+LEDEF le_stats le_get_stats(const le_elector *e);
+/* Fenced records: small values kept in the Lease's annotations (under
+   LE_RECORD_PREFIX + key) and written only as part of this elector's own
+   conditional writes while it holds the Lease, so a replica that lost it
+   can record nothing. key: 1..63 of [A-Za-z0-9._-], starting and ending
+   alphanumeric; value: UTF-8 without NUL, at most LE_RECORD_MAX bytes.
+   Only while leading: 0, LE_EINVAL, LE_ENOTLEADER, or LE_ETOOBIG (more than
+   LE_RECORDS keys waiting). A renew carrying it is sent at once; when a
+   Lease read back from the server (the write's reply, a GET, a watch
+   event) carries key = value, LE_EV_RECORD_STORED reports it durably
+   stored. If leadership is lost first the value is dropped (the stopped
+   event comes instead; a write whose reply was lost may still have stored
+   it: le_record_get tells); after le_stop() it goes out with the release. */
+LEDEF int le_record_set(le_elector *e, le_time now, const char *key,
+                        const char *value);
+/* The value of a record in the last Lease observed (leader or follower):
+   its length (NUL-terminated in out), -1 if absent, LE_ETOOBIG if it does
+   not fit cap. */
+LEDEF long le_record_get(const le_elector *e, const char *key, char *out,
+                         size_t cap);
 
 #ifdef __cplusplus
 }
@@ -604,6 +788,9 @@ static int le__err_end(le_elector *e, le__sb *b, int err, int status,
     le__cstr(b);
     e->err = err;
     e->err_status = status;
+    e->st.errors++;
+    if (err < 0 && -err < (int)(sizeof e->st.errors_by / sizeof e->st.errors_by[0]))
+        e->st.errors_by[-err]++;
     memset(&ev, 0, sizeof ev);
     ev.type = LE_EV_ERROR;
     ev.mono_ms = now;
@@ -641,6 +828,7 @@ LEDEF const char *le_strerror(int err) {
     case LE_EHTTP: return "unexpected HTTP status";
     case LE_ETLS: return "TLS failure";
     case LE_ECONNECT: return "cannot connect";
+    case LE_ENOTLEADER: return "not leading";
     default: return "unknown error";
     }
 }
@@ -704,6 +892,11 @@ static uint64_t le__mix(uint64_t x) { /* splitmix64 finaliser */
 
 static void le__on_settings(le_elector *e);
 
+static int le__ours(const le_elector *e) {
+    return e->obs.holder_len == e->id_len &&
+           !memcmp(e->obs.holder, e->id, e->id_len);
+}
+
 LEDEF int le_init(le_elector *e, const le_config *c) {
     size_t i;
     uint64_t h = 1469598103934665603ULL;
@@ -727,6 +920,11 @@ LEDEF int le_init(le_elector *e, const le_config *c) {
                               "1.2 * retry_period_ms (client-go's rule)");
     e->timeout_ms = c->request_timeout_ms ? c->request_timeout_ms
                                           : e->renew_ms / 2;
+    if (e->timeout_ms >= e->renew_ms)
+        return le__cfg_err(e, "request_timeout_ms must be less than "
+                              "renew_deadline_ms: a write answered after "
+                              "RenewDeadline cannot keep the leadership it "
+                              "was sent for (0 = renew_deadline_ms / 2)");
     if (!c->ns || !le__dns1123(c->ns, LE__NS_MAX, 0))
         return le__cfg_err(e, "ns must be a namespace name (DNS-1123 label: "
                               "a-z, 0-9, '-', at most 63)");
@@ -765,6 +963,10 @@ LEDEF int le_init(le_elector *e, const le_config *c) {
     e->state = LE__IDLE;
     e->next_at = INT64_MIN;
     e->term = -1;
+    e->st.last_renew_ms = e->st.observed_ms = INT64_MIN;
+    e->rbuf = 1;
+    e->wbuf = 2;
+    e->watch_on = !c->poll_only;
     le__on_settings(e);
     return 0;
 }
@@ -816,6 +1018,245 @@ static int64_t le__jitter(le_elector *e, int32_t d) {
     return d + (int64_t)((span * le__rand(e)) >> 32);
 }
 
+static uint64_t le__fnv(uint64_t h, const char *p, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+#define LE__FNV0 1469598103934665603ULL
+
+/* A resourceVersion to resume a watch from goes into its URL: only a
+   plain token (etcd's are decimal) is taken. */
+static void le__rv_take(char *rv, const char *s, int a, int b) {
+    size_t n = (size_t)(b - a), i;
+    if (n > LE__RV_MAX) n = 0;
+    for (i = 0; i < n; i++) {
+        char c = s[a + i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || c == '-' || c == '_' || c == '.'))
+            n = 0;
+    }
+    memcpy(rv, s + a, n);
+    rv[n] = 0;
+}
+
+
+/* ---- JSON (jsmn) ----------------------------------------------------------- */
+
+typedef struct le__json { const char *s; jsmntok_t *t; int n; } le__json;
+
+static int le__skip(const le__json *j, int i) { /* index after i's subtree */
+    int left = 1;
+    while (left > 0 && i < j->n) { left += j->t[i].size - 1; i++; }
+    return i;
+}
+static int le__is(const le__json *j, int i, const char *lit) {
+    const jsmntok_t *t = &j->t[i];
+    size_t n = strlen(lit);
+    return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
+           !memcmp(j->s + t->start, lit, n);
+}
+static int le__null(const le__json *j, int i) {
+    return j->t[i].type == JSMN_PRIMITIVE && j->s[j->t[i].start] == 'n';
+}
+static int le__hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/* Where a decoded JSON string goes: its first cap - 1 bytes into out (NUL-
+   terminated), its whole length into n and a hash of all of it into h, so
+   a string of any length can be compared without being stored. */
+typedef struct le__sink { char *out; size_t cap, n; uint64_t h; } le__sink;
+static void le__sink_put(le__sink *k, unsigned long c) {
+    if (k->n + 1 < k->cap) k->out[k->n] = (char)c;
+    k->n++;
+    k->h = (k->h ^ (c & 0xff)) * 1099511628211ULL;
+}
+static int le__decode(const le__json *j, int i, le__sink *k) {
+    const char *s = j->s + j->t[i].start, *end = j->s + j->t[i].end;
+    k->n = 0;
+    k->h = LE__FNV0;
+    if (j->t[i].type != JSMN_STRING) return -1;
+    while (s < end) {
+        unsigned long cp;
+        char c = *s++;
+        if (c != '\\') { le__sink_put(k, (unsigned char)c); continue; }
+        if (s >= end) return -1;
+        c = *s++;
+        switch (c) {
+        case '"': case '\\': case '/': cp = (unsigned char)c; break;
+        case 'b': cp = 8; break;
+        case 'f': cp = 12; break;
+        case 'n': cp = 10; break;
+        case 'r': cp = 13; break;
+        case 't': cp = 9; break;
+        case 'u': {
+            int q;
+            cp = 0;
+            if (end - s < 4) return -1;
+            for (q = 0; q < 4; q++) {
+                int h = le__hex(*s++);
+                if (h < 0) return -1;
+                cp = cp << 4 | (unsigned long)h;
+            }
+            if (cp >= 0xd800 && cp < 0xdc00) { /* surrogate pair */
+                unsigned long lo = 0;
+                if (end - s < 6 || s[0] != '\\' || s[1] != 'u') return -1;
+                s += 2;
+                for (q = 0; q < 4; q++) {
+                    int h = le__hex(*s++);
+                    if (h < 0) return -1;
+                    lo = lo << 4 | (unsigned long)h;
+                }
+                if (lo < 0xdc00 || lo > 0xdfff) return -1;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            } else if (cp >= 0xdc00 && cp < 0xe000) return -1;
+            break;
+        }
+        default: return -1;
+        }
+        if (cp < 0x80) le__sink_put(k, cp);
+        else if (cp < 0x800) {
+            le__sink_put(k, 0xc0 | cp >> 6);
+            le__sink_put(k, 0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            le__sink_put(k, 0xe0 | cp >> 12);
+            le__sink_put(k, 0x80 | (cp >> 6 & 0x3f));
+            le__sink_put(k, 0x80 | (cp & 0x3f));
+        } else {
+            le__sink_put(k, 0xf0 | cp >> 18);
+            le__sink_put(k, 0x80 | (cp >> 12 & 0x3f));
+            le__sink_put(k, 0x80 | (cp >> 6 & 0x3f));
+            le__sink_put(k, 0x80 | (cp & 0x3f));
+        }
+    }
+    if (k->cap) k->out[k->n < k->cap ? k->n : k->cap - 1] = 0;
+    return 0;
+}
+/* Decoded JSON string into out (NUL-terminated); its length, or -1 if it
+   does not fit or is malformed. */
+static long le__unescape(const le__json *j, int i, char *out, size_t cap) {
+    le__sink k;
+    k.out = out; k.cap = cap;
+    if (le__decode(j, i, &k) || k.n >= cap) return -1;
+    return (long)k.n;
+}
+/* JSON integer within int32 (no fraction, no exponent); 0 on success. */
+static int le__int32(const le__json *j, int i, int32_t *v) {
+    const char *s = j->s + j->t[i].start, *end = j->s + j->t[i].end;
+    int neg = 0;
+    int64_t x = 0;
+    if (j->t[i].type != JSMN_PRIMITIVE) return -1;
+    if (s < end && *s == '-') { neg = 1; s++; }
+    if (s >= end || (*s == '0' && end - s > 1)) return -1;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        x = x * 10 + (*s - '0');
+        if (x > (int64_t)INT32_MAX + neg) return -1;
+    }
+    *v = (int32_t)(neg ? -x : x);
+    return 0;
+}
+static int le__ts(const le__json *j, int i, char *out) {
+    const jsmntok_t *t = &j->t[i];
+    int k;
+    if (le__null(j, i)) { out[0] = 0; return 0; }
+    if (t->type != JSMN_STRING || t->end - t->start > LE__TS_MAX ||
+        t->end == t->start)
+        return -1;
+    for (k = t->start; k < t->end; k++) {
+        char c = j->s[k];
+        if (!((c >= '0' && c <= '9') || c == 'T' || c == 'Z' || c == ':' ||
+              c == '.' || c == '-' || c == '+'))
+            return -1;
+    }
+    memcpy(out, j->s + t->start, (size_t)(t->end - t->start));
+    out[t->end - t->start] = 0;
+    return 0;
+}
+
+/* The raw span of token i, quotes included. */
+static int le__raw_s(const le__json *j, int i) {
+    return j->t[i].start - (j->t[i].type == JSMN_STRING);
+}
+static int le__raw_e(const le__json *j, int i) {
+    return j->t[i].end + (j->t[i].type == JSMN_STRING);
+}
+/* Only blanks and exactly one sep in s[a, b). */
+static int le__sep_ok(const char *s, int a, int b, char sep) {
+    int n = 0;
+    for (; a < b; a++) {
+        if (s[a] == sep) n++;
+        else if (s[a] != ' ' && s[a] != '\n' && s[a] != '\r' && s[a] != '\t')
+            return 0;
+    }
+    return n == 1;
+}
+/* jsmn accepts a key with no value ({"a"}) and members or elements with
+   no comma between them ({"a":1 "b":2}); every object member must be a
+   string key with exactly one value and every separator in its place, or
+   the walks below would step past the tokens and a Lease sent back would
+   not be JSON. */
+static int le__tree_ok(const le__json *j) {
+    int i, c, m, prev;
+    for (i = 0; i < j->n; i++) {
+        if (j->t[i].type == JSMN_OBJECT) {
+            for (c = i + 1, m = 0, prev = -1; m < j->t[i].size; m++) {
+                if (c + 1 >= j->n || j->t[c].type != JSMN_STRING || j->t[c].size != 1)
+                    return 0;
+                if (!le__sep_ok(j->s, le__raw_e(j, c), le__raw_s(j, c + 1), ':'))
+                    return 0;
+                if (prev >= 0 && !le__sep_ok(j->s, le__raw_e(j, prev),
+                                             le__raw_s(j, c), ','))
+                    return 0;
+                prev = c + 1;
+                c = le__skip(j, c + 1);
+            }
+        } else if (j->t[i].type == JSMN_ARRAY) {
+            for (c = i + 1, m = 0, prev = -1; m < j->t[i].size; m++) {
+                if (c >= j->n) return 0;
+                if (prev >= 0 && !le__sep_ok(j->s, le__raw_e(j, prev),
+                                             le__raw_s(j, c), ','))
+                    return 0;
+                prev = c;
+                c = le__skip(j, c);
+            }
+        }
+    }
+    return 1;
+}
+
+static int le__tokenize(le_elector *e, le__json *j, const char *s, size_t n,
+                        int64_t now, const char *what) {
+    jsmn_parser p;
+    size_t k;
+    jsmn_init(&p);
+    j->s = s;
+    j->n = jsmn_parse(&p, s, n, j->t, LE_JSON_TOKENS);
+    if (j->n == JSMN_ERROR_NOMEM)
+        return le__fail_msg(e, LE_ETOOBIG, now, what,
+            " has more than LE_JSON_TOKENS JSON tokens (a Lease with large "
+            "annotations or managedFields); define LE_JSON_TOKENS larger");
+    if (j->n == JSMN_ERROR_PART)
+        return le__fail_msg(e, LE_EJSON, now, what, " is truncated JSON");
+    if (j->n <= 0 || j->t[0].type != JSMN_OBJECT || le__skip(j, 0) != j->n ||
+        !le__tree_ok(j))
+        return le__fail_msg(e, LE_EJSON, now, what,
+                            " is not a single valid JSON object");
+    for (k = (size_t)j->t[0].end; k < n; k++)
+        if (s[k] != ' ' && s[k] != '\n' && s[k] != '\r' && s[k] != '\t')
+            return le__fail_msg(e, LE_EJSON, now, what,
+                                " has bytes after its JSON object");
+    return 0;
+}
+
+static int le__bad_lease(le_elector *e, int64_t now, const char *why) {
+    return le__fail_msg(e, LE_ELEASE, now, "the API server's reply is not a "
+                        "usable Lease: ", why);
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 static void le__put_escaped(le__sb *b, const char *s, size_t n) {
@@ -837,11 +1278,11 @@ static void le__put_ts(le__sb *b, const char *ts) {
     le__put(b, "\"", 1);
 }
 
-/* Our spec members, then the ones we do not own, verbatim. */
+/* Our spec members, then the ones le.h does not own, verbatim (the cached
+   spec holds only those, compacted when it was parsed). */
 static void le__put_spec(le_elector *e, le__sb *b, int release,
                          const char *acquire, const char *renew,
                          int32_t transitions, const le__objinfo *oi) {
-    int i;
     le__puts(b, "{\"holderIdentity\":\"");
     if (!release) le__put_escaped(b, e->id, e->id_len);
     le__puts(b, "\",\"leaseDurationSeconds\":");
@@ -852,10 +1293,11 @@ static void le__put_spec(le_elector *e, le__sb *b, int release,
     le__put_ts(b, renew);
     le__puts(b, ",\"leaseTransitions\":");
     le__puti(b, transitions);
-    for (i = 0; oi && i < oi->nforeign; i++) {
+    if (oi && oi->spec_s >= 0 && e->buf[e->cur][oi->spec_s] == '{' &&
+        oi->spec_e - oi->spec_s > 2) {
         le__put(b, ",", 1);
-        le__put(b, e->buf[e->cur] + oi->foreign[i][0],
-                (size_t)(oi->foreign[i][1] - oi->foreign[i][0]));
+        le__put(b, e->buf[e->cur] + oi->spec_s + 1,
+                (size_t)(oi->spec_e - oi->spec_s - 2));
     }
     le__put(b, "}", 1);
 }
@@ -864,6 +1306,134 @@ static int le__token_ok(const char *t) {
     for (; *t; t++)
         if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) return 0;
     return 1;
+}
+
+
+/* The renewTime of a write: the caller's wall clock, but always after the
+   last one this elector wrote and never the one it observed. The API
+   server's storage treats a byte-identical update as a no-op (same
+   resourceVersion, nothing for observers to see), so a wall clock that
+   stands still, is 0 or goes back must still change the record. */
+static void le__stamp(le_elector *e, int64_t wall_us, char *ts) {
+    int64_t us = wall_us;
+    int k;
+    if (us < -62135596800000000LL) us = -62135596800000000LL; /* year 1 */
+    if (us > 253402300799999999LL - 1000000000000LL)
+        us = 253402300799999999LL - 1000000000000LL; /* year 9999 */
+    if (us <= e->wall_last) us = e->wall_last + 1;
+    for (k = 0; k < 2; k++) {
+        le__sb t;
+        t.p = ts; t.cap = LE__TS_MAX + 1; t.len = 0; t.over = 0;
+        le__microtime(&t, us);
+        le__cstr(&t);
+        if (strcmp(ts, e->obs.renew)) break;
+        us++;
+    }
+    e->wall_last = us;
+}
+
+/* A JSON string's contents: quotes, backslashes and controls escaped. */
+static void le__put_jstr(le__sb *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') { char q[2]; q[0] = '\\'; q[1] = (char)c; le__put(b, q, 2); }
+        else if (c < 0x20) {
+            char u[6];
+            u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
+            u[4] = hex[c >> 4]; u[5] = hex[c & 15];
+            le__put(b, u, 6);
+        } else le__put(b, s + i, 1);
+    }
+}
+
+static int le__key_is(const char *k, size_t n, const char *key) {
+    size_t pl = sizeof LE_RECORD_PREFIX - 1, kl = strlen(key);
+    return n == pl + kl && !memcmp(k, LE_RECORD_PREFIX, pl) &&
+           !memcmp(k + pl, key, kl);
+}
+
+/* The annotations with the records waiting: the others as they were,
+   ours after them (so they win over any lookalike). */
+static void le__put_annotations(le_elector *e, le__sb *b) {
+    const char *o = e->buf[e->cur];
+    const le__objinfo *oi = &e->obj;
+    int i, first = 1;
+    le__put(b, "{", 1);
+    if (oi->ann_s >= 0 && o[oi->ann_s] == '{') {
+        jsmntok_t toks[LE_JSON_TOKENS];
+        jsmn_parser p;
+        int n, m;
+        le__json j;
+        jsmn_init(&p);
+        n = jsmn_parse(&p, o + oi->ann_s, (size_t)(oi->ann_e - oi->ann_s), toks,
+                       LE_JSON_TOKENS);
+        j.s = o + oi->ann_s; j.t = toks; j.n = n;
+        for (m = 1; n > 0 && m < n;) { /* parsed before: well formed */
+            int mk = m, ks = toks[mk].start - 1, ve;
+            m = le__skip(&j, mk + 1);
+            ve = toks[mk + 1].end + (toks[mk + 1].type == JSMN_STRING);
+            for (i = 0; i < e->npend; i++)
+                if (le__key_is(j.s + toks[mk].start,
+                               (size_t)(toks[mk].end - toks[mk].start),
+                               e->pend[i].key))
+                    break;
+            if (i < e->npend) continue;
+            if (!first) le__put(b, ",", 1);
+            le__put(b, j.s + ks, (size_t)(ve - ks));
+            first = 0;
+        }
+    }
+    for (i = 0; i < e->npend; i++) {
+        e->pend[i].sent = 1;
+        if (!first) le__put(b, ",", 1);
+        le__puts(b, "\"" LE_RECORD_PREFIX);
+        le__puts(b, e->pend[i].key);
+        le__puts(b, "\":\"");
+        le__put_jstr(b, e->pend[i].val, e->pend[i].vlen);
+        le__put(b, "\"", 1);
+        first = 0;
+    }
+    le__put(b, "}", 1);
+}
+
+/* The cached object as read, with a new spec and, when records wait, new
+   annotations; everything else byte for byte. */
+static void le__put_object(le_elector *e, le__sb *b, int release,
+                           const char *acq, const char *ts, int32_t tr) {
+    const char *o = e->buf[e->cur];
+    const le__objinfo *oi = &e->obj;
+    int ed[2][3], ne = 0, k; /* edits: start, end, what (0 spec, 1 ann) */
+    size_t at = 0;
+    if (oi->spec_s >= 0) { ed[ne][0] = oi->spec_s; ed[ne][1] = oi->spec_e; }
+    else { ed[ne][0] = ed[ne][1] = oi->close; }
+    ed[ne++][2] = 0;
+    if (e->npend) {
+        if (oi->ann_s >= 0) { ed[ne][0] = oi->ann_s; ed[ne][1] = oi->ann_e; }
+        else { ed[ne][0] = ed[ne][1] = oi->meta_s + 1; }
+        ed[ne++][2] = 1;
+        if (ed[1][0] < ed[0][0]) {
+            int t[3];
+            memcpy(t, ed[0], sizeof t);
+            memcpy(ed[0], ed[1], sizeof t);
+            memcpy(ed[1], t, sizeof t);
+        }
+    }
+    for (k = 0; k < ne; k++) {
+        le__put(b, o + at, (size_t)ed[k][0] - at);
+        if (ed[k][2] == 0) {
+            if (oi->spec_s < 0) le__puts(b, ",\"spec\":");
+            le__put_spec(e, b, release, acq, ts, tr,
+                         oi->spec_s >= 0 ? oi : 0);
+        } else {
+            if (oi->ann_s < 0) le__puts(b, "\"annotations\":");
+            le__put_annotations(e, b);
+            if (oi->ann_s < 0) le__put(b, ",", 1);
+        }
+        at = (size_t)ed[k][1];
+    }
+    le__put(b, o + at, oi->len - at);
 }
 
 /* Builds the request for e->op into e->out. */
@@ -903,11 +1473,8 @@ static int le__build(le_elector *e, le_time now) {
     body_at = b.len;
     if (has_body) {
         char ts[LE__TS_MAX + 1];
-        le__sb t;
-        t.p = ts; t.cap = sizeof ts; t.len = 0; t.over = 0;
-        le__microtime(&t, now.wall_us);
-        le__cstr(&t);
         if (e->op == LE__CREATE) {
+            le__stamp(e, now.wall_us, ts);
             le__puts(&b, "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":"
                          "\"Lease\",\"metadata\":{\"name\":\"");
             le__puts(&b, e->name);
@@ -916,28 +1483,31 @@ static int le__build(le_elector *e, le_time now) {
             le__puts(&b, "\"},\"spec\":");
             le__put_spec(e, &b, 0, ts, ts, 0, 0);
             le__puts(&b, "}");
+            e->sent_rv_hash = 0;
         } else {
             /* PUT of the object as read: only spec's own members change, the
                resourceVersion in it makes the write conditional. */
             const char *o = e->buf[e->cur];
             const le__objinfo *oi = &e->obj;
-            int ours = e->obs.holder_len == e->id_len &&
-                       !memcmp(e->obs.holder, e->id, e->id_len);
+            int ours = le__ours(e);
             int release = e->op == LE__RELEASE;
-            const char *acq = release ? ts : ours ? e->obs.acquire : ts;
             int32_t tr = e->obs.transitions;
-            if (!ours && !release) tr = tr == INT32_MAX ? 0 : tr + 1;
-            if (oi->spec_s >= 0) {
-                le__put(&b, o, (size_t)oi->spec_s);
-                le__put_spec(e, &b, release, acq, ts, tr, oi);
-                le__put(&b, o + oi->spec_e, oi->len - (size_t)oi->spec_e);
-            } else {
-                le__put(&b, o, (size_t)oi->close);
-                le__puts(&b, ",\"spec\":");
-                le__put_spec(e, &b, release, acq, ts, tr, 0);
-                le__put(&b, o + oi->close, oi->len - (size_t)oi->close);
+            if (!ours && !release) {
+                if (tr == INT32_MAX)
+                    return le__fail_msg(e, LE_ELEASE, now.mono_ms,
+                        "leaseTransitions is 2147483647, the largest the "
+                        "Lease can hold, so a new holder's term could not "
+                        "grow. Fix: delete the Lease (kubectl delete lease); "
+                        "it is re-created with leaseTransitions 0", 0);
+                tr++;
             }
+            le__stamp(e, now.wall_us, ts);
+            le__put_object(e, &b, release, release || !ours ? ts
+                           : e->obs.acquire, ts, tr);
+            e->sent_rv_hash = le__fnv(LE__FNV0, o + oi->rv_s,
+                                      (size_t)(oi->rv_e - oi->rv_s));
         }
+        memcpy(e->sent_renew, ts, sizeof ts);
     }
     if (b.over)
         return le__fail_msg(e, LE_ETOOBIG, now.mono_ms,
@@ -961,265 +1531,255 @@ static int le__build(le_elector *e, le_time now) {
 
 /* ---- HTTP replies (llhttp) ---------------------------------------------- */
 
-#define LE__SELF(p) ((le_elector *)(p)->data)
+#define LE__RX(p) ((le__rx *)(p)->data)
 
+/* Status line, header and trailer names and values, chunk extensions: all
+   count against LE_HEADER_MAX, so an endless header cannot keep the
+   elector reading until the request's deadline. */
+static int le__rx_hdr(le__rx *rx, size_t n) {
+    rx->hdr_bytes += n;
+    if (rx->hdr_bytes <= LE_HEADER_MAX) return 0;
+    rx->over = 3;
+    return -1;
+}
+static int le__h_status(llhttp_t *p, const char *at, size_t n) {
+    (void)at;
+    return le__rx_hdr(LE__RX(p), n);
+}
 static int le__h_field(llhttp_t *p, const char *at, size_t n) {
-    le_elector *e = LE__SELF(p);
-    size_t k = sizeof e->hname - e->hname_len;
-    memcpy(e->hname + e->hname_len, at, n < k ? n : k);
-    e->hname_len += n < k ? n : k;
-    return 0;
+    le__rx *rx = LE__RX(p);
+    size_t k = sizeof rx->hname - rx->hname_len;
+    memcpy(rx->hname + rx->hname_len, at, n < k ? n : k);
+    rx->hname_len += n < k ? n : k;
+    return le__rx_hdr(rx, n);
 }
 static int le__h_field_done(llhttp_t *p) {
-    le_elector *e = LE__SELF(p);
+    le__rx *rx = LE__RX(p);
     static const char ra[] = "retry-after";
     size_t i;
-    e->hdr_ra = e->hname_len == sizeof ra - 1;
-    for (i = 0; e->hdr_ra && i < sizeof ra - 1; i++)
-        if ((e->hname[i] | 0x20) != ra[i]) e->hdr_ra = 0;
-    e->hname_len = 0;
-    e->hval_len = 0;
+    rx->hdr_ra = rx->hname_len == sizeof ra - 1;
+    for (i = 0; rx->hdr_ra && i < sizeof ra - 1; i++)
+        if ((rx->hname[i] | 0x20) != ra[i]) rx->hdr_ra = 0;
+    rx->hname_len = 0;
+    rx->hval_len = 0;
     return 0;
 }
 static int le__h_value(llhttp_t *p, const char *at, size_t n) {
-    le_elector *e = LE__SELF(p);
-    size_t k = sizeof e->hval - e->hval_len;
-    if (!e->hdr_ra) return 0;
-    memcpy(e->hval + e->hval_len, at, n < k ? n : k);
-    e->hval_len += n < k ? n : k;
-    return 0;
+    le__rx *rx = LE__RX(p);
+    size_t k = sizeof rx->hval - rx->hval_len;
+    if (rx->hdr_ra) {
+        memcpy(rx->hval + rx->hval_len, at, n < k ? n : k);
+        rx->hval_len += n < k ? n : k;
+    }
+    return le__rx_hdr(rx, n);
 }
 static int le__h_value_done(llhttp_t *p) {
-    le_elector *e = LE__SELF(p);
+    le__rx *rx = LE__RX(p);
     size_t i;
     int64_t v = 0;
-    if (!e->hdr_ra) return 0;
+    if (!rx->hdr_ra) return 0;
     /* delta-seconds only; an HTTP-date falls back to the retry period */
-    for (i = 0; i < e->hval_len && i < 8; i++) {
-        if (e->hval[i] < '0' || e->hval[i] > '9') return 0;
-        v = v * 10 + (e->hval[i] - '0');
+    for (i = 0; i < rx->hval_len && i < 8; i++) {
+        if (rx->hval[i] < '0' || rx->hval[i] > '9') return 0;
+        v = v * 10 + (rx->hval[i] - '0');
     }
-    if (i == e->hval_len && i > 0) e->retry_after_ms = (v > 600 ? 600 : v) * 1000;
+    if (i == rx->hval_len && i > 0) rx->retry_after_ms = (v > 600 ? 600 : v) * 1000;
     return 0;
 }
+static int le__h_ext(llhttp_t *p, const char *at, size_t n) {
+    (void)at;
+    return le__rx_hdr(LE__RX(p), n);
+}
+static int le__w_bytes(le_elector *e, le__rx *rx, const char *at, size_t n);
 static int le__h_headers_done(llhttp_t *p) {
-    LE__SELF(p)->keep_alive = llhttp_should_keep_alive(p);
+    le__rx *rx = LE__RX(p);
+    rx->keep_alive = llhttp_should_keep_alive(p);
+    /* a watch's 200 is a stream of events, handled as they arrive */
+    rx->streaming = rx->watch && llhttp_get_status_code(p) == 200;
+    if (llhttp_get_status_code(p) / 100 != 1 && (p->flags & F_CONTENT_LENGTH) &&
+        p->content_length > rx->body_cap - rx->body_len) {
+        rx->announced = p->content_length; /* refuse before reading it */
+        rx->over = 2;
+        return -1;
+    }
     return 0;
 }
 static int le__h_body(llhttp_t *p, const char *at, size_t n) {
-    le_elector *e = LE__SELF(p);
-    if (n > LE_BODY_MAX - e->body_len) {
-        e->body_over = 1;
+    le__rx *rx = LE__RX(p);
+    if (rx->streaming) {
+        rx->body_total += n;
+        return le__w_bytes(rx->owner, rx, at, n);
+    }
+    if (n > rx->body_cap - rx->body_len) {
+        rx->over = 1;
         return -1;
     }
-    memcpy(e->buf[e->cur ^ 1] + e->body_len, at, n);
-    e->body_len += n;
+    memcpy(rx->body + rx->body_len, at, n);
+    rx->body_len += n;
+    rx->body_total += n;
     return 0;
 }
 static int le__h_done(llhttp_t *p) {
-    le_elector *e = LE__SELF(p);
+    le__rx *rx = LE__RX(p);
     if (llhttp_get_status_code(p) / 100 == 1) { /* interim reply: skip */
-        e->body_len = 0;
-        return 0;
+        rx->body_len = 0;
+        rx->retry_after_ms = 0;
+        if (++rx->interim <= LE__INTERIM_MAX) return 0;
+        rx->over = 4;
+        return -1;
     }
-    e->msg_done = 1;
-    e->status = llhttp_get_status_code(p);
+    rx->msg_done = 1;
+    rx->status = llhttp_get_status_code(p);
     return HPE_PAUSED;
 }
 
 static void le__on_settings(le_elector *e) {
     llhttp_settings_init(&e->hs);
+    e->hs.on_status = le__h_status;
     e->hs.on_header_field = le__h_field;
     e->hs.on_header_field_complete = le__h_field_done;
     e->hs.on_header_value = le__h_value;
     e->hs.on_header_value_complete = le__h_value_done;
+    e->hs.on_chunk_extension_name = le__h_ext;
+    e->hs.on_chunk_extension_value = le__h_ext;
     e->hs.on_headers_complete = le__h_headers_done;
     e->hs.on_body = le__h_body;
     e->hs.on_message_complete = le__h_done;
 }
 
-/* ---- JSON (jsmn) ----------------------------------------------------------- */
+static void le__rx_start(le_elector *e, le__rx *rx, char *body, size_t cap) {
+    llhttp_init(&rx->http, HTTP_RESPONSE, &e->hs);
+    rx->http.data = rx;
+    rx->owner = e;
+    rx->watch = rx == &e->wrx;
+    rx->streaming = 0;
+    rx->body = body;
+    rx->body_cap = cap;
+    rx->body_len = rx->body_total = rx->fed = rx->hdr_bytes = 0;
+    rx->announced = rx->extra = 0;
+    rx->msg_done = rx->status = rx->interim = rx->over = rx->hdr_ra = 0;
+    rx->keep_alive = 1;
+    rx->hname_len = rx->hval_len = 0;
+    rx->retry_after_ms = 0;
+}
 
-typedef struct le__json { const char *s; jsmntok_t *t; int n; } le__json;
-
-static int le__skip(const le__json *j, int i) { /* index after i's subtree */
-    int left = 1;
-    while (left > 0 && i < j->n) { left += j->t[i].size - 1; i++; }
-    return i;
-}
-static int le__is(const le__json *j, int i, const char *lit) {
-    const jsmntok_t *t = &j->t[i];
-    size_t n = strlen(lit);
-    return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n &&
-           !memcmp(j->s + t->start, lit, n);
-}
-static int le__null(const le__json *j, int i) {
-    return j->t[i].type == JSMN_PRIMITIVE && j->s[j->t[i].start] == 'n';
-}
-static int le__hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
-    return -1;
-}
-/* Decoded JSON string into out (NUL-terminated); its length, or -1 if it
-   does not fit or is malformed. */
-static long le__unescape(const le__json *j, int i, char *out, size_t cap) {
-    const char *s = j->s + j->t[i].start, *end = j->s + j->t[i].end;
-    size_t n = 0;
-    if (j->t[i].type != JSMN_STRING) return -1;
-    while (s < end) {
-        unsigned long cp;
-        char c = *s++;
-        if (c != '\\') { if (n + 1 >= cap) return -1; out[n++] = c; continue; }
-        if (s >= end) return -1;
-        c = *s++;
-        switch (c) {
-        case '"': case '\\': case '/': cp = (unsigned char)c; break;
-        case 'b': cp = 8; break;
-        case 'f': cp = 12; break;
-        case 'n': cp = 10; break;
-        case 'r': cp = 13; break;
-        case 't': cp = 9; break;
-        case 'u': {
-            int k;
-            cp = 0;
-            if (end - s < 4) return -1;
-            for (k = 0; k < 4; k++) {
-                int h = le__hex(*s++);
-                if (h < 0) return -1;
-                cp = cp << 4 | (unsigned long)h;
-            }
-            if (cp >= 0xd800 && cp < 0xdc00) { /* surrogate pair */
-                unsigned long lo = 0;
-                if (end - s < 6 || s[0] != '\\' || s[1] != 'u') return -1;
-                s += 2;
-                for (k = 0; k < 4; k++) {
-                    int h = le__hex(*s++);
-                    if (h < 0) return -1;
-                    lo = lo << 4 | (unsigned long)h;
-                }
-                if (lo < 0xdc00 || lo > 0xdfff) return -1;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            } else if (cp >= 0xdc00 && cp < 0xe000) return -1;
-            break;
+/* Feeds reply bytes to rx (n == 0: the peer closed). 0, or an LE_E* error
+   (reported; the connection must be dropped), or 1: a watch stream that
+   its events ended. */
+static int le__rx_feed(le_elector *e, le__rx *rx, int64_t t, const char *data,
+                       size_t n) {
+    llhttp_errno_t rc;
+    le__sb b;
+    if (n == 0) {
+        llhttp_finish(&rx->http); /* completes a body delimited by the close */
+        if (!rx->msg_done)
+            return le__fail_msg(e, LE_EIO, t, "the connection closed before "
+                                "the reply was complete", 0);
+        rx->keep_alive = 0;
+        return 0;
+    }
+    rx->fed += n;
+    rc = llhttp_execute(&rx->http, data, n);
+    if (rx->over == 5) return 1; /* the watch stopped itself (handled) */
+    if (rc == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&rx->http);
+        /* bytes after the reply answer no request: drop the connection */
+        if (pos && pos < data + n) {
+            rx->keep_alive = 0;
+            rx->extra = (size_t)(data + n - pos);
         }
-        default: return -1;
-        }
-        if (n + 4 >= cap) return -1;
-        if (cp < 0x80) out[n++] = (char)cp;
-        else if (cp < 0x800) {
-            out[n++] = (char)(0xc0 | cp >> 6);
-            out[n++] = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-            out[n++] = (char)(0xe0 | cp >> 12);
-            out[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
-            out[n++] = (char)(0x80 | (cp & 0x3f));
+        return 0;
+    }
+    if (rc == HPE_OK && rx->fed - rx->body_total <= LE_HEADER_MAX + rx->body_total)
+        return 0;
+    b = le__err_begin(e);
+    if (rc == HPE_PAUSED_UPGRADE) {
+        le__puts(&b, "the server answered 101 Switching Protocols to a plain "
+                     "request: kube-apiserver never does; something else "
+                     "listens at the server address (a proxy or another "
+                     "service)");
+        return le__err_end(e, &b, LE_EPROTO, 101, t);
+    }
+    if (rc == HPE_OK || rx->over == 3) {
+        le__puts(&b, "the reply's status line, headers, trailers or chunk "
+                     "framing exceed LE_HEADER_MAX (");
+        le__puti(&b, LE_HEADER_MAX);
+        le__puts(&b, ") bytes; no API server sends that much");
+        return le__err_end(e, &b, LE_EPROTO, 0, t);
+    }
+    if (rx->over == 4) {
+        le__puts(&b, "the server sent more than ");
+        le__puti(&b, LE__INTERIM_MAX);
+        le__puts(&b, " interim (1xx) replies before the reply; no API server "
+                     "does");
+        return le__err_end(e, &b, LE_EPROTO, 0, t);
+    }
+    if (rx->over == 1 || rx->over == 2) {
+        uint64_t lim = rx->body_cap;
+        le__puts(&b, "the reply body ");
+        if (rx->over == 2) {
+            le__puts(&b, "announces ");
+            le__puti(&b, rx->announced > (uint64_t)INT64_MAX
+                             ? INT64_MAX : (int64_t)rx->announced);
+            le__puts(&b, " bytes, ");
         } else {
-            out[n++] = (char)(0xf0 | cp >> 18);
-            out[n++] = (char)(0x80 | (cp >> 12 & 0x3f));
-            out[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
-            out[n++] = (char)(0x80 | (cp & 0x3f));
+            le__puts(&b, "is ");
         }
+        le__puts(&b, "more than LE_BODY_MAX (");
+        le__puti(&b, (int64_t)lim);
+        le__puts(&b, " bytes). ");
+        /* etcd refuses objects over 1.5 MiB, so nothing larger is a Lease */
+        if (rx->over == 2 && rx->announced > 1572864)
+            le__puts(&b, "No Lease is that large (the API server stores at "
+                         "most 1.5 MiB per object): something other than the "
+                         "API server answered");
+        else
+            le__puts(&b, "A Lease is normally under 2 KB; if this one really "
+                         "carries that much (large annotations or "
+                         "managedFields), define LE_BODY_MAX larger");
+        return le__err_end(e, &b, LE_ETOOBIG, rx->http.status_code, t);
     }
-    out[n] = 0;
-    return (long)n;
-}
-/* JSON integer within int32 (no fraction, no exponent); 0 on success. */
-static int le__int32(const le__json *j, int i, int32_t *v) {
-    const char *s = j->s + j->t[i].start, *end = j->s + j->t[i].end;
-    int neg = 0;
-    int64_t x = 0;
-    if (j->t[i].type != JSMN_PRIMITIVE) return -1;
-    if (s < end && *s == '-') { neg = 1; s++; }
-    if (s >= end || (*s == '0' && end - s > 1)) return -1;
-    for (; s < end; s++) {
-        if (*s < '0' || *s > '9') return -1;
-        x = x * 10 + (*s - '0');
-        if (x > (int64_t)INT32_MAX + neg) return -1;
-    }
-    *v = (int32_t)(neg ? -x : x);
-    return 0;
-}
-static int le__ts(const le__json *j, int i, char *out) {
-    const jsmntok_t *t = &j->t[i];
-    int k;
-    if (le__null(j, i)) { out[0] = 0; return 0; }
-    if (t->type != JSMN_STRING || t->end - t->start > LE__TS_MAX ||
-        t->end == t->start)
-        return -1;
-    for (k = t->start; k < t->end; k++) {
-        char c = j->s[k];
-        if (!((c >= '0' && c <= '9') || c == 'T' || c == 'Z' || c == ':' ||
-              c == '.' || c == '-' || c == '+'))
-            return -1;
-    }
-    memcpy(out, j->s + t->start, (size_t)(t->end - t->start));
-    out[t->end - t->start] = 0;
-    return 0;
+    le__puts(&b, "malformed HTTP reply: ");
+    le__put_clean(&b, llhttp_get_error_reason(&rx->http),
+                  strlen(llhttp_get_error_reason(&rx->http)), 120);
+    return le__err_end(e, &b, LE_EPROTO, 0, t);
 }
 
-/* jsmn accepts a key with no value ({"a"}); every object member must be a
-   string key with exactly one value, or the walks below would step past
-   the tokens. */
-static int le__tree_ok(const le__json *j) {
-    int i, c, m;
-    for (i = 0; i < j->n; i++) {
-        if (j->t[i].type != JSMN_OBJECT) continue;
-        for (c = i + 1, m = 0; m < j->t[i].size; m++) {
-            if (c + 1 >= j->n || j->t[c].type != JSMN_STRING || j->t[c].size != 1)
-                return 0;
-            c = le__skip(j, c + 1);
-        }
-    }
-    return 1;
-}
-
-static int le__tokenize(le_elector *e, le__json *j, const char *s, size_t n,
-                        int64_t now, const char *what) {
-    jsmn_parser p;
-    size_t k;
-    jsmn_init(&p);
-    j->s = s;
-    j->n = jsmn_parse(&p, s, n, j->t, LE_JSON_TOKENS);
-    if (j->n == JSMN_ERROR_NOMEM)
-        return le__fail_msg(e, LE_ETOOBIG, now, what,
-            " has more than LE_JSON_TOKENS JSON tokens; define it larger");
-    if (j->n == JSMN_ERROR_PART)
-        return le__fail_msg(e, LE_EJSON, now, what, " is truncated JSON");
-    if (j->n <= 0 || j->t[0].type != JSMN_OBJECT || le__skip(j, 0) != j->n ||
-        !le__tree_ok(j))
-        return le__fail_msg(e, LE_EJSON, now, what,
-                            " is not a single valid JSON object");
-    for (k = (size_t)j->t[0].end; k < n; k++)
-        if (s[k] != ' ' && s[k] != '\n' && s[k] != '\r' && s[k] != '\t')
-            return le__fail_msg(e, LE_EJSON, now, what,
-                                " has bytes after its JSON object");
-    return 0;
-}
-
-static int le__bad_lease(le_elector *e, int64_t now, const char *why) {
-    return le__fail_msg(e, LE_ELEASE, now, "the API server's reply is not a "
-                        "usable Lease: ", why);
-}
-
-/* Parses a Lease object: record, spans; checks name and resourceVersion. */
-static int le__parse_lease(le_elector *e, const char *s, size_t n,
-                           le__record *r, le__objinfo *oi, int64_t now) {
+/* Parses a Lease object in s (which it modifies): the record; the spans of
+   the spec and the resourceVersion; checks name and namespace. The spec is
+   compacted in place to the members le.h does not own, so any number of
+   them (newer API versions) is sent back byte for byte. */
+static int le__parse_lease(le_elector *e, char *s, size_t n, le__record *r,
+                           le__objinfo *oi, int64_t now) {
     jsmntok_t toks[LE_JSON_TOKENS];
     le__json j;
     char tmp[LE__NAME_MAX + 2];
-    int i, err, have_name = 0, have_rv = 0, seen = 0;
+    int i, err, have_name = 0, have_rv = 0, seen = 0, top = 0;
+    char *w = 0; /* compaction: where the next foreign spec member goes */
+    int spec_obj = 0;
     j.t = toks;
     if ((err = le__tokenize(e, &j, s, n, now, "the Lease in the reply")))
         return err;
     memset(r, 0, sizeof *r);
+    r->holder_hash = LE__FNV0;
+    r->extra_hash = LE__FNV0;
     oi->len = n;
     oi->spec_s = oi->spec_e = -1;
+    oi->rv_s = oi->rv_e = 0;
+    oi->meta_s = oi->ann_s = oi->ann_e = -1;
+    oi->uid_hash = 0;
     oi->close = j.t[0].end - 1;
-    oi->nforeign = 0;
     for (i = 1; i < j.n;) {
-        int k = i, v = i + 1;
+        int k = i, v = i + 1, bit = le__is(&j, k, "metadata") ? 1
+                                  : le__is(&j, k, "spec") ? 2 : 0;
         i = le__skip(&j, v);
+        /* the API server never repeats them; a second spec would also
+           defeat the in-place compaction of the first */
+        if (top & bit)
+            return le__bad_lease(e, now, bit == 1 ? "the Lease has two "
+                                 "metadata members" : "the Lease has two spec "
+                                 "members");
+        top |= bit;
         if (le__is(&j, k, "kind")) {
             if (!le__is(&j, v, "Lease"))
                 return le__bad_lease(e, now, "kind is not \"Lease\"");
@@ -1231,6 +1791,7 @@ static int le__parse_lease(le_elector *e, const char *s, size_t n,
             int m;
             if (j.t[v].type != JSMN_OBJECT)
                 return le__bad_lease(e, now, "metadata is not an object");
+            oi->meta_s = j.t[v].start;
             for (m = v + 1; m < i;) {
                 int mk = m, mv = m + 1;
                 m = le__skip(&j, mv);
@@ -1248,7 +1809,18 @@ static int le__parse_lease(le_elector *e, const char *s, size_t n,
                 } else if (le__is(&j, mk, "resourceVersion")) {
                     if (j.t[mv].type != JSMN_STRING || j.t[mv].end == j.t[mv].start)
                         return le__bad_lease(e, now, "resourceVersion is empty");
+                    oi->rv_s = j.t[mv].start;
+                    oi->rv_e = j.t[mv].end;
                     have_rv = 1;
+                } else if (le__is(&j, mk, "uid")) {
+                    oi->uid_hash = le__fnv(LE__FNV0, s + j.t[mv].start,
+                                           (size_t)(j.t[mv].end - j.t[mv].start));
+                } else if (le__is(&j, mk, "annotations")) {
+                    if (j.t[mv].type != JSMN_OBJECT && !le__null(&j, mv))
+                        return le__bad_lease(e, now, "metadata.annotations is "
+                                             "not an object");
+                    oi->ann_s = j.t[mv].start;
+                    oi->ann_e = j.t[mv].end;
                 }
             }
         } else if (le__is(&j, k, "spec")) {
@@ -1258,17 +1830,22 @@ static int le__parse_lease(le_elector *e, const char *s, size_t n,
             if (le__null(&j, v)) continue; /* replaced as a whole */
             if (j.t[v].type != JSMN_OBJECT)
                 return le__bad_lease(e, now, "spec is not an object");
+            spec_obj = 1;
+            w = s + oi->spec_s + 1;
             for (m = v + 1; m < i;) {
                 int mk = m, mv = m + 1, bit = 0;
                 m = le__skip(&j, mv);
                 if (le__is(&j, mk, "holderIdentity")) {
-                    long l = 0;
+                    le__sink hk;
                     bit = 1;
-                    if (!le__null(&j, mv) &&
-                        (l = le__unescape(&j, mv, r->holder, sizeof r->holder)) < 0)
-                        return le__bad_lease(e, now, "holderIdentity is not a "
-                            "string of at most LE_IDENTITY_MAX bytes");
-                    r->holder_len = (size_t)l;
+                    hk.out = r->holder; hk.cap = sizeof r->holder;
+                    if (!le__null(&j, mv)) {
+                        if (le__decode(&j, mv, &hk))
+                            return le__bad_lease(e, now, "holderIdentity is not "
+                                                 "a JSON string");
+                        r->holder_len = hk.n;
+                        r->holder_hash = hk.h;
+                    }
                 } else if (le__is(&j, mk, "leaseDurationSeconds")) {
                     bit = 2;
                     if (!le__null(&j, mv) &&
@@ -1292,12 +1869,18 @@ static int le__parse_lease(le_elector *e, const char *s, size_t n,
                         return le__bad_lease(e, now, "leaseTransitions is not a "
                             "non-negative 32-bit integer");
                 } else {
-                    int end = j.t[mv].end + (j.t[mv].type == JSMN_STRING);
-                    if (oi->nforeign == LE__FOREIGN_MAX)
-                        return le__bad_lease(e, now, "spec has too many fields");
-                    oi->foreign[oi->nforeign][0] = j.t[mk].start - 1;
-                    oi->foreign[oi->nforeign][1] = end;
-                    oi->nforeign++;
+                    /* not ours: kept verbatim. strategy and preferredHolder
+                       are part of the record client-go compares, so a
+                       change of either restarts the expiry too */
+                    int ks = j.t[mk].start - 1;
+                    int ve = j.t[mv].end + (j.t[mv].type == JSMN_STRING);
+                    if (le__is(&j, mk, "strategy") ||
+                        le__is(&j, mk, "preferredHolder"))
+                        r->extra_hash = le__fnv(r->extra_hash, s + ks,
+                                                (size_t)(ve - ks)) * 31;
+                    if (w != s + oi->spec_s + 1) *w++ = ',';
+                    memmove(w, s + ks, (size_t)(ve - ks));
+                    w += ve - ks;
                 }
                 if (seen & bit)
                     return le__bad_lease(e, now, "spec has a duplicate field");
@@ -1309,6 +1892,18 @@ static int le__parse_lease(le_elector *e, const char *s, size_t n,
     if (!have_rv)
         return le__bad_lease(e, now, "metadata.resourceVersion is missing, so "
                              "no write could be conditional");
+    if (spec_obj) { /* close the compacted spec and move the rest up */
+        int d;
+        *w++ = '}';
+        d = (int)(s + oi->spec_e - w);
+        memmove(w, s + oi->spec_e, n - (size_t)oi->spec_e);
+        if (oi->rv_s > oi->spec_e) { oi->rv_s -= d; oi->rv_e -= d; }
+        if (oi->meta_s > oi->spec_e) oi->meta_s -= d;
+        if (oi->ann_s > oi->spec_e) { oi->ann_s -= d; oi->ann_e -= d; }
+        if (oi->close > oi->spec_e) oi->close -= d;
+        oi->spec_e -= d;
+        oi->len = n - (size_t)d;
+    }
     return 0;
 }
 
@@ -1316,16 +1911,16 @@ static int le__parse_lease(le_elector *e, const char *s, size_t n,
 static int le__status_err(le_elector *e, int64_t now) {
     static const char *const verb[] = {"", "get", "create", "update", "update",
                                        "update", "get"};
-    const char *body = e->buf[e->cur ^ 1];
+    const char *body = e->rx.body;
     jsmntok_t toks[64];
     le__json j;
     le__sb b = le__err_begin(e);
-    int st = e->status, err, i, msg = -1;
+    int st = e->rx.status, err, i, msg = -1;
     jsmn_parser p;
     j.t = toks;
     j.s = body;
     jsmn_init(&p);
-    j.n = jsmn_parse(&p, body, e->body_len, toks, 64);
+    j.n = jsmn_parse(&p, body, e->rx.body_len, toks, 64);
     if (j.n > 0 && toks[0].type == JSMN_OBJECT && le__tree_ok(&j))
         for (i = 1; i < j.n; i = le__skip(&j, i + 1))
             if (le__is(&j, i, "message") && j.t[i + 1].type == JSMN_STRING)
@@ -1375,6 +1970,11 @@ static int le__status_err(le_elector *e, int64_t now) {
         le__puts(&b, st >= 500 ? "server-side failure; retrying"
                                : "unexpected status");
     }
+    if (e->retry_after_ms) {
+        le__puts(&b, " (Retry-After: ");
+        le__puti(&b, e->retry_after_ms / 1000);
+        le__puts(&b, " s)");
+    }
     if (msg >= 0) {
         char text[256];
         long n = le__unescape(&j, msg, text, sizeof text);
@@ -1388,15 +1988,12 @@ static int le__status_err(le_elector *e, int64_t now) {
 
 /* ---- the election ------------------------------------------------------- */
 
-static int le__ours(const le_elector *e) {
-    return e->obs.holder_len == e->id_len &&
-           !memcmp(e->obs.holder, e->id, e->id_len);
-}
-
 static void le__stop_leading(le_elector *e, int64_t now, le_stop_reason why) {
     le_event ev;
     if (!e->leading) return;
     e->leading = 0;
+    e->st.stopped++;
+    if (why != LE_STOP_CANCEL) e->npend = 0; /* only a holder may write them */
     memset(&ev, 0, sizeof ev);
     ev.type = LE_EV_STOPPED_LEADING;
     ev.mono_ms = now;
@@ -1406,20 +2003,35 @@ static void le__stop_leading(le_elector *e, int64_t now, le_stop_reason why) {
 }
 
 /* The one place a Lease record enters the state machine, whichever way it
-   arrived. Expiry restarts whenever the record changes. */
+   arrived. Expiry restarts whenever the record changes: holder, duration,
+   times, transitions, strategy or preferredHolder (client-go compares the
+   same record). */
 static void le__observe(le_elector *e, int64_t now, const le__record *r) {
     le__record *o = &e->obs;
     if (!e->have_obs || o->holder_len != r->holder_len ||
-        memcmp(o->holder, r->holder, r->holder_len) || o->dur_s != r->dur_s ||
+        o->holder_hash != r->holder_hash || strcmp(o->holder, r->holder) ||
+        o->extra_hash != r->extra_hash || o->dur_s != r->dur_s ||
         o->transitions != r->transitions || strcmp(o->acquire, r->acquire) ||
         strcmp(o->renew, r->renew)) {
         *o = *r;
         e->have_obs = 1;
         e->obs_at = now;
     }
-    if (!e->have_reported || strcmp(e->reported, o->holder)) {
+    if (!e->have_reported || e->reported_len != o->holder_len ||
+        e->reported_hash != o->holder_hash) {
+        /* printable for logs; compared by length and hash, not as text,
+           so "x\0y" is never taken for "x" */
         le_event ev;
-        memcpy(e->reported, o->holder, o->holder_len + 1);
+        size_t i, n = o->holder_len < LE_IDENTITY_MAX ? o->holder_len
+                                                      : LE_IDENTITY_MAX;
+        for (i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)o->holder[i];
+            e->reported[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
+        }
+        if (o->holder_len > n) memcpy(e->reported + n, "...", 3), n += 3;
+        e->reported[n] = 0;
+        e->reported_len = o->holder_len;
+        e->reported_hash = o->holder_hash;
         e->have_reported = 1;
         memset(&ev, 0, sizeof ev);
         ev.type = LE_EV_NEW_LEADER;
@@ -1427,6 +2039,103 @@ static void le__observe(le_elector *e, int64_t now, const le__record *r) {
         ev.leader = e->reported;
         le__emit(e, &ev);
     }
+}
+
+/* The token of record key's value in the Lease object o, or -1. */
+static int le__find_record(const char *o, size_t n, const char *key,
+                           le__json *j) {
+    jsmn_parser p;
+    int i, m, a;
+    jsmn_init(&p);
+    j->s = o;
+    j->n = jsmn_parse(&p, o, n, j->t, LE_JSON_TOKENS);
+    if (j->n <= 0 || j->t[0].type != JSMN_OBJECT || !le__tree_ok(j)) return -1;
+    for (i = 1; i < j->n; i = le__skip(j, i + 1)) {
+        if (!le__is(j, i, "metadata") || j->t[i + 1].type != JSMN_OBJECT) continue;
+        for (m = i + 2; m < le__skip(j, i + 1); m = le__skip(j, m + 1)) {
+            if (!le__is(j, m, "annotations") || j->t[m + 1].type != JSMN_OBJECT)
+                continue;
+            for (a = m + 2; a < le__skip(j, m + 1); a = le__skip(j, a + 1))
+                if (le__key_is(o + j->t[a].start,
+                               (size_t)(j->t[a].end - j->t[a].start), key))
+                    return j->t[a + 1].type == JSMN_STRING ? a + 1 : -1;
+        }
+    }
+    return -1;
+}
+
+/* Records waiting whose value the cached Lease now carries are stored. */
+static void le__records_check(le_elector *e, int64_t now) {
+    jsmntok_t toks[LE_JSON_TOKENS];
+    char val[LE_RECORD_MAX + 1];
+    int i = 0;
+    le__json j;
+    j.t = toks;
+    while (i < e->npend) {
+        le__pending *pd = &e->pend[i];
+        int v = le__find_record(e->buf[e->cur], e->obj.len, pd->key, &j);
+        long n = v < 0 ? -1 : le__unescape(&j, v, val, sizeof val);
+        if (n == (long)pd->vlen && !memcmp(val, pd->val, pd->vlen)) {
+            le_event ev;
+            le__pending done = *pd;
+            e->pend[i] = e->pend[--e->npend];
+            memset(&ev, 0, sizeof ev);
+            ev.type = LE_EV_RECORD_STORED;
+            ev.mono_ms = now;
+            ev.term = e->term;
+            ev.key = done.key;
+            ev.value = done.val;
+            le__emit(e, &ev);
+            continue;
+        }
+        i++;
+    }
+}
+
+/* A parsed Lease in buf[*slot] (a reply or a watch event) becomes the
+   cached object and an observation; the old cache becomes the slot. */
+static void le__hold(le_elector *e, int64_t now);
+static void le__accept(le_elector *e, int64_t now, int *slot,
+                       const le__record *r, const le__objinfo *oi) {
+    int c = e->cur;
+    if (e->have_obj && e->obj.uid_hash && oi->uid_hash != e->obj.uid_hash)
+        le__hold(e, now); /* deleted and created again: another object */
+    e->gone = 0;
+    e->cur = *slot;
+    *slot = c;
+    e->obj = *oi;
+    e->have_obj = 1;
+    le__rv_take(e->w_rv, e->buf[e->cur], oi->rv_s, oi->rv_e);
+    le__observe(e, now, r);
+    if (e->npend) le__records_check(e, now);
+}
+
+/* The Lease this elector saw was deleted (or replaced by a new object):
+   whoever held it may still believe it leads, and a stale observation
+   cannot tell who that is. Any holder's last renew was sent before the
+   deletion, so its deadline has passed one LeaseDuration from now: no
+   create or take-over by another replica before then. */
+static void le__hold(le_elector *e, int64_t now) {
+    int64_t w = e->lease_ms, until;
+    le__sb b;
+    if ((int64_t)e->obs.dur_s * 1000 > w) w = (int64_t)e->obs.dur_s * 1000;
+    until = now + w;
+    if (until <= e->hold_until) return;
+    e->hold_until = until;
+    if (e->leading && le__ours(e)) return;
+    b = le__err_begin(e);
+    le__puts(&b, "lease ");
+    le__puts(&b, e->ns);
+    le__puts(&b, "/");
+    le__puts(&b, e->name);
+    le__puts(&b, " was deleted or replaced by a new object: this replica "
+                 "waits ");
+    le__puti(&b, w);
+    le__puts(&b, " ms (the larger of its LeaseDuration and the last "
+                 "record's) before it creates or takes it, since the last "
+                 "holder may believe it leads until then. Fix: do not delete "
+                 "or replace a Lease that is held");
+    le__err_end(e, &b, LE_ENOTFOUND, 404, now);
 }
 
 static int64_t le__expiry(const le_elector *e) {
@@ -1438,13 +2147,41 @@ static void le__done(le_elector *e) {
     e->close_conn = 1;
 }
 
+/* A live watch is trusted while it brings news: a holder renews every
+   RetryPeriod and each renew is an event. Silent for 2.2 RetryPeriods (the
+   longest a polling follower waits between two GETs), the stream may be
+   dead with its connection still up (a lost NAT entry, a proxy failover):
+   the follower polls as it would without a watch until an event comes. */
+static int64_t le__w_quiet(const le_elector *e) {
+    return e->w_heard + e->retry_ms * 11 / 5;
+}
+
+static int le__w_trusted(const le_elector *e, int64_t now) {
+    return e->w_live && now < le__w_quiet(e);
+}
+
 /* Wait before the next attempt: the leader retries every RetryPeriod,
-   followers with jitter, and a server's Retry-After is honoured. */
+   followers with jitter. A server's Retry-After (429, 5xx only) is
+   honoured, but a follower still polls when the lease it observed would
+   expire, and a leader still renews while a renew can succeed. */
 static void le__retry_later(le_elector *e, int64_t now) {
     int64_t d = e->leading ? e->retry_ms : le__jitter(e, e->retry_ms);
+    int64_t at, cap;
     if (e->retry_after_ms > d) d = e->retry_after_ms;
+    at = now + d;
+    if (e->leading) {
+        cap = e->lead_until - e->timeout_ms;
+        if (cap < now + e->retry_ms) cap = now + e->retry_ms;
+        if (at > cap) at = cap;
+    } else if (e->have_obs && e->obs.holder_len && !le__ours(e)) {
+        int trusted = le__w_trusted(e, now);
+        cap = le__expiry(e); /* poll exactly when it would expire, if sooner */
+        if (cap > now && (at > cap || trusted)) at = cap;
+        if (trusted && at > le__w_quiet(e)) at = le__w_quiet(e);
+    }
     e->next_op = LE__NONE;
-    e->next_at = now + d;
+    e->next_at = at;
+    if (e->w_live && !e->leading && at == le__expiry(e)) e->next_op = LE__UPDATE;
     e->conflicts = 0;
     e->fast_failed = 0;
 }
@@ -1481,9 +2218,16 @@ static void le__won(le_elector *e, int64_t now) {
     if (e->leading && e->term != e->obs.transitions)
         le__stop_leading(e, now, LE_STOP_LOST);
     e->lead_until = until;
+    e->st.last_renew_ms = e->req_sent;
+    {   /* records set while this write was in flight go out at once */
+        int i;
+        for (i = 0; i < e->npend; i++)
+            if (!e->pend[i].sent) e->next_at = now;
+    }
     if (!e->leading) {
         le_event ev;
         e->leading = 1;
+        e->st.started++;
         e->term = e->obs.transitions;
         memset(&ev, 0, sizeof ev);
         ev.type = LE_EV_STARTED_LEADING;
@@ -1498,41 +2242,67 @@ static void le__decide(le_elector *e, int64_t now) {
     int ours = le__ours(e);
     if (e->leading && !ours) le__stop_leading(e, now, LE_STOP_LOST);
     if (e->obs.holder_len && !ours && now < le__expiry(e)) {
-        int64_t at;
         le__retry_later(e, now);
-        at = le__expiry(e); /* poll exactly when it would expire, if sooner */
-        if (at < e->next_at && e->retry_after_ms == 0) e->next_at = at;
         return;
     }
     le__again(e, now, LE__UPDATE);
 }
 
-/* A complete reply to e->op is in buf[cur ^ 1]. */
+/* A write counts only if its reply is the Lease as written: our holder (or
+   none, for a release), the renewTime sent, and a new resourceVersion. A
+   reply to another request, a replayed one or a no-op update is none. */
+static int le__check_write(le_elector *e, int64_t now, const le__record *r,
+                           const le__objinfo *oi, const char *body) {
+    size_t hl = e->op == LE__RELEASE ? 0 : e->id_len;
+    if (r->holder_len != hl || memcmp(r->holder, e->id, hl))
+        return le__bad_lease(e, now, "a successful write returned another "
+                             "holder");
+    if (strcmp(r->renew, e->sent_renew))
+        return le__bad_lease(e, now, "the reply to a write does not carry the "
+                             "renewTime written (a reply to another request?)");
+    if (e->op != LE__CREATE &&
+        le__fnv(LE__FNV0, body + oi->rv_s, (size_t)(oi->rv_e - oi->rv_s)) ==
+            e->sent_rv_hash)
+        return le__bad_lease(e, now, "the reply to a write has the "
+                             "resourceVersion that was sent: the server did not "
+                             "apply it");
+    return 0;
+}
+
+static void le__watch_end(le_elector *e, int64_t now, int64_t again_at);
+
+/* A complete reply to e->op is in e->rx. */
 static int le__on_reply(le_elector *e, int64_t now) {
     le__record r;
     le__objinfo oi;
-    int st = e->status, op = e->op, err;
-    const char *body = e->buf[e->cur ^ 1];
+    int st = e->rx.status, op = e->op, err, missed;
+    char *body = e->rx.body;
     e->state = LE__IDLE;
-    if (!e->keep_alive) e->close_conn = 1;
-    if (st == 200 || (st == 201 && op == LE__CREATE)) {
-        if ((err = le__parse_lease(e, body, e->body_len, &r, &oi, now))) {
+    if (!e->rx.keep_alive) e->close_conn = 1;
+    e->retry_after_ms = st == 429 || (st >= 500 && st < 600)
+                        ? e->rx.retry_after_ms : 0;
+    /* 201 to a PUT: the server re-created a deleted Lease from it */
+    if (st == 200 || (st == 201 && op != LE__GET && op != LE__RELEASE_GET)) {
+        if ((err = le__parse_lease(e, body, e->rx.body_len, &r, &oi, now)) ||
+            (op != LE__GET && op != LE__RELEASE_GET &&
+             (err = le__check_write(e, now, &r, &oi, body)))) {
             le__failed(e, now);
             return err;
         }
-        if (op != LE__GET && op != LE__RELEASE_GET) {
-            size_t hl = op == LE__RELEASE ? 0 : e->id_len;
-            if (r.holder_len != hl || memcmp(r.holder, e->id, hl)) {
-                err = le__bad_lease(e, now, "a successful write returned "
-                                    "another holder");
-                le__failed(e, now);
-                return err;
-            }
+        /* a GET that shows a change the live watch did not bring: the
+           stream is dead or stale; a new one starts from this version */
+        missed = op == LE__GET && e->w_live && !le__w_trusted(e, now) &&
+                 e->have_obj &&
+                 (oi.rv_e - oi.rv_s != e->obj.rv_e - e->obj.rv_s ||
+                  memcmp(body + oi.rv_s, e->buf[e->cur] + e->obj.rv_s,
+                         (size_t)(oi.rv_e - oi.rv_s)));
+        le__accept(e, now, &e->rbuf, &r, &oi);
+        if (missed) {
+            le__fail_msg(e, LE_ETIMEDOUT, now, "the watch stayed silent while "
+                         "the Lease changed (a GET found a version it did not "
+                         "deliver): a dead stream; restarting the watch", 0);
+            le__watch_end(e, now, now);
         }
-        e->cur ^= 1; /* the reply becomes the cached object */
-        e->obj = oi;
-        e->have_obj = 1;
-        le__observe(e, now, &r);
         switch (op) {
         case LE__GET: le__decide(e, now); break;
         case LE__RELEASE_GET:
@@ -1545,6 +2315,10 @@ static int le__on_reply(le_elector *e, int64_t now) {
         return 0;
     }
     if (op == LE__GET && st == 404) { /* no Lease yet: create it, holding it */
+        if (e->have_obj && !e->gone) { /* deleted since we saw it */
+            e->gone = 1;
+            le__hold(e, now);
+        }
         le__again(e, now, LE__CREATE);
         return 0;
     }
@@ -1557,6 +2331,12 @@ static int le__on_reply(le_elector *e, int64_t now) {
             } else {
                 le__done(e);
             }
+            return 0;
+        }
+        /* a follower whose watch is live learns the winner's record from
+           its event: no GET (at a handover every watcher tries at once) */
+        if (!e->leading && le__w_trusted(e, now)) {
+            le__retry_later(e, now);
             return 0;
         }
         if (e->conflicts++ == 0 || op == LE__CREATE) {
@@ -1582,11 +2362,348 @@ static void le__timeout(le_elector *e, int64_t now) {
     le__failed(e, now);
 }
 
-LEDEF le_action le_next(le_elector *e, le_time now) {
-    le_action a;
-    int64_t t = now.mono_ms;
-    LE_ASSERT(!e->in_cb);
-    memset(&a, 0, sizeof a);
+/* ---- the watch (followers) ------------------------------------------------ */
+
+/* A follower watches the Lease on a stream of its own instead of polling:
+   every event is an observation like a GET reply (same expiry rule), a
+   released or deleted Lease is taken at once, and the take-over at expiry
+   is a PUT of the object last seen. Safety never rests on the watch: every
+   write is conditional on the resourceVersion, so a late, lost or stale
+   event only costs time. A watch silent for longer than the API server's
+   bookmark interval (about a minute) is restarted. */
+#define LE__WATCH_SILENT_MS 75000
+#define LE__WATCH_FORBIDDEN_RETRY_MS 600000
+
+static void le__tick(le_elector *e, int64_t t);
+
+/* Whether this elector may watch (the leader does not). */
+static int le__watch_could(const le_elector *e) {
+    /* not for a Lease a GET found gone: a watch from the object seen last
+       would bring its DELETED again, or 410 once that version is
+       compacted, each followed by a GET, in a loop until it is created */
+    return e->watch_on && !e->leading && !e->stopping && e->state != LE__DONE &&
+           e->have_obj && !e->gone;
+}
+
+static int le__watch_wanted(const le_elector *e, int64_t t) {
+    return le__watch_could(e) && t >= e->w_next_at;
+}
+
+/* The watch ends (closed, failed, not wanted): polling resumes. */
+static void le__watch_end(le_elector *e, int64_t now, int64_t again_at) {
+    if (e->w_state != 0) e->w_close = 1;
+    e->w_state = 0;
+    e->w_len = 0;
+    e->w_depth = e->w_str = e->w_esc = 0;
+    e->w_next_at = again_at;
+    if (e->w_live) {
+        e->w_live = 0;
+        e->st.watching = 0;
+        if (e->state == LE__IDLE && !e->leading && !e->stopping &&
+            e->next_at > now + e->retry_ms) {
+            e->next_op = LE__NONE;
+            e->next_at = now + le__jitter(e, e->retry_ms);
+        }
+    }
+}
+
+static int64_t le__watch_backoff(le_elector *e, int64_t now) {
+    int64_t d = 1000;
+    int i;
+    for (i = 0; i < e->w_fails && d < 30000; i++) d *= 2;
+    if (d > 30000) d = 30000;
+    e->w_fails++;
+    return now + d / 2 + (int64_t)(((uint64_t)d / 2 * le__rand(e)) >> 32);
+}
+
+static void le__watch_fail(le_elector *e, int64_t now, int err, const char *a,
+                           const char *b2) {
+    le__fail_msg(e, err, now, a, b2);
+    le__watch_end(e, now, le__watch_backoff(e, now));
+}
+
+/* A follower that has seen a record: when to act on it. While the watch is
+   live there is no polling: the next request is the take-over at the
+   observed expiry, with the object last seen. */
+static void le__watch_react(le_elector *e, int64_t now) {
+    if (e->leading || e->stopping || e->state != LE__IDLE) return;
+    if (!e->obs.holder_len || le__ours(e) || now >= le__expiry(e)) {
+        le__again(e, now, LE__UPDATE);
+        return;
+    }
+    if (le__w_quiet(e) < le__expiry(e)) { /* poll if the events stop */
+        e->next_op = LE__NONE;
+        e->next_at = le__w_quiet(e) > now ? le__w_quiet(e) : now;
+        return;
+    }
+    e->next_op = LE__UPDATE;
+    e->next_at = le__expiry(e);
+}
+
+/* One complete event, in buf[wbuf][0..n). 0: go on; 1: the stream is
+   ended (already reported if that was an error). */
+static int le__w_event(le_elector *e, size_t n) {
+    jsmntok_t toks[LE_JSON_TOKENS];
+    le__json j;
+    char *s = e->buf[e->wbuf];
+    int64_t now = e->w_now;
+    int i, type = -1, obj = -1;
+    j.t = toks;
+    if (le__tokenize(e, &j, s, n, now, "a watch event")) {
+        le__watch_end(e, now, le__watch_backoff(e, now));
+        return 1;
+    }
+    for (i = 1; i < j.n; i = le__skip(&j, i + 1)) {
+        if (le__is(&j, i, "type")) type = i + 1;
+        else if (le__is(&j, i, "object") && j.t[i + 1].type == JSMN_OBJECT)
+            obj = i + 1;
+    }
+    if (type < 0 || obj < 0) {
+        le__watch_fail(e, now, LE_EJSON, "a watch event has no type or no "
+                       "object; restarting the watch", 0);
+        return 1;
+    }
+    e->st.watch_events++;
+    e->w_until = now + LE__WATCH_SILENT_MS;
+    if (le__is(&j, type, "BOOKMARK")) { /* fresh resourceVersion, no record */
+        int m, k;
+        for (m = obj + 1; m < le__skip(&j, obj); m = le__skip(&j, m + 1)) {
+            if (!le__is(&j, m, "metadata") || j.t[m + 1].type != JSMN_OBJECT)
+                continue;
+            for (k = m + 2; k < le__skip(&j, m + 1); k = le__skip(&j, k + 1))
+                if (le__is(&j, k, "resourceVersion") &&
+                    j.t[k + 1].type == JSMN_STRING)
+                    le__rv_take(e->w_rv, s, j.t[k + 1].start, j.t[k + 1].end);
+        }
+        return 0;
+    }
+    if (le__is(&j, type, "ADDED") || le__is(&j, type, "MODIFIED")) {
+        le__record r;
+        le__objinfo oi;
+        size_t on = (size_t)(j.t[obj].end - j.t[obj].start);
+        memmove(s, s + j.t[obj].start, on);
+        if (le__parse_lease(e, s, on, &r, &oi, now)) {
+            le__watch_end(e, now, le__watch_backoff(e, now));
+            return 1;
+        }
+        le__accept(e, now, &e->wbuf, &r, &oi);
+        e->w_heard = now;
+        le__watch_react(e, now);
+        return 0;
+    }
+    if (le__is(&j, type, "DELETED")) { /* gone: read again, then create it */
+        if (!e->gone) { e->gone = 1; le__hold(e, now); }
+        le__watch_end(e, now, now);
+        e->w_rv[0] = 0;
+        if (!e->leading && !e->stopping && e->state == LE__IDLE)
+            le__again(e, now, LE__GET);
+        return 1;
+    }
+    if (le__is(&j, type, "ERROR")) { /* a Status: 410 Gone means GET again */
+        int32_t code = 0;
+        for (i = obj + 1; i < le__skip(&j, obj); i = le__skip(&j, i + 1))
+            if (le__is(&j, i, "code") && le__int32(&j, i + 1, &code)) code = 0;
+        if (code == 410) {
+            e->w_rv[0] = 0;
+            le__watch_end(e, now, now);
+            if (!e->leading && !e->stopping && e->state == LE__IDLE)
+                le__again(e, now, LE__GET);
+            return 1;
+        }
+        le__watch_fail(e, now, LE_EHTTP, "the API server ended the watch with "
+                       "an error event; restarting it", 0);
+        return 1;
+    }
+    le__watch_fail(e, now, LE_EJSON, "a watch event of an unknown type; "
+                   "restarting the watch", 0);
+    return 1;
+}
+
+/* Watch stream bytes (the body of its 200): complete JSON objects are
+   events. Returns 0, or -1 with rx->over = 5 when the stream ended. */
+static int le__w_bytes(le_elector *e, le__rx *rx, const char *at, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char c = at[i];
+        if (e->w_depth == 0 && !e->w_str) {
+            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+            if (c != '{') {
+                le__watch_fail(e, e->w_now, LE_EPROTO, "the watch stream is not "
+                               "a sequence of JSON objects", 0);
+                rx->over = 5;
+                return -1;
+            }
+        }
+        if (e->w_len == LE_BODY_MAX + LE__SLACK) {
+            le__watch_fail(e, e->w_now, LE_ETOOBIG, "a watch event is larger "
+                           "than LE_BODY_MAX; define LE_BODY_MAX larger", 0);
+            rx->over = 5;
+            return -1;
+        }
+        e->buf[e->wbuf][e->w_len++] = c;
+        if (e->w_str) {
+            if (e->w_esc) e->w_esc = 0;
+            else if (c == '\\') e->w_esc = 1;
+            else if (c == '"') e->w_str = 0;
+        } else if (c == '"') {
+            e->w_str = 1;
+        } else if (c == '{' || c == '[') {
+            e->w_depth++;
+        } else if ((c == '}' || c == ']') && --e->w_depth == 0) {
+            size_t len = e->w_len;
+            e->w_len = 0;
+            if (le__w_event(e, len)) {
+                rx->over = 5;
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int le__build_watch(le_elector *e, int64_t now) {
+    le__sb b;
+    b.p = e->w_out; b.cap = sizeof e->w_out; b.len = 0; b.over = 0;
+    if (!e->w_rv[0]) /* resume from the object last seen */
+        le__rv_take(e->w_rv, e->buf[e->cur], e->obj.rv_s, e->obj.rv_e);
+    if (!e->w_rv[0]) return -1;
+    le__puts(&b, "GET " LE__API);
+    le__puts(&b, e->ns);
+    le__puts(&b, "/leases?allowWatchBookmarks=true&fieldSelector=metadata.name"
+                 "%3D");
+    le__puts(&b, e->name);
+    le__puts(&b, "&resourceVersion=");
+    le__puts(&b, e->w_rv);
+    le__puts(&b, "&timeoutSeconds=");
+    le__puti(&b, 600 + (int64_t)((600ULL * le__rand(e)) >> 32));
+    le__puts(&b, "&watch=true HTTP/1.1\r\nHost: ");
+    le__puts(&b, e->host);
+    le__puts(&b, "\r\nUser-Agent: ");
+    le__puts(&b, e->ua);
+    if (e->token && e->token[0]) {
+        le__puts(&b, "\r\nAuthorization: Bearer ");
+        le__puts(&b, e->token);
+    }
+    le__puts(&b, "\r\nAccept: application/json\r\n\r\n");
+    if (b.over) {
+        le__fail_msg(e, LE_ETOOBIG, now, "the watch request does not fit "
+                     "LE_WATCH_REQ_MAX bytes (a long token); define it larger", 0);
+        return -1;
+    }
+    e->w_out_len = b.len;
+    e->w_out_sent = 0;
+    return 0;
+}
+
+/* The watch stream's part of le_next(). */
+static void le__watch_next(le_elector *e, int64_t t, le_action *a) {
+    int wanted = le__watch_wanted(e, t);
+    a->watch_deadline = LE__FAR;
+    if (e->w_state && !e->watch_on) le__watch_end(e, t, LE__FAR);
+    else if (e->w_state && (e->leading || e->stopping || e->state == LE__DONE))
+        le__watch_end(e, t, t); /* the leader does not watch */
+    if (e->w_close) {
+        e->w_close = 0;
+        a->watch = LE_WANT_CLOSE;
+        a->watch_deadline = t;
+        if (t < a->deadline) a->deadline = t;
+        return;
+    }
+    if (!e->w_state && wanted) {
+        if (le__build_watch(e, t)) {
+            e->w_next_at = le__watch_backoff(e, t);
+        } else {
+            e->w_state = 1; /* sending */
+            e->w_until = t + e->timeout_ms;
+            e->st.requests++;
+        }
+    }
+    if (e->w_state == 1) {
+        a->watch = LE_WANT_SEND;
+        a->wdata = e->w_out + e->w_out_sent;
+        a->wlen = e->w_out_len - e->w_out_sent;
+    } else if (e->w_state == 2) {
+        a->watch = LE_WANT_RECV;
+    }
+    if (e->w_state) a->watch_deadline = e->w_until;
+    if (e->w_state && e->w_until < a->deadline) a->deadline = e->w_until;
+    else if (!e->w_state && le__watch_could(e) && e->w_next_at < a->deadline)
+        a->deadline = e->w_next_at > t ? e->w_next_at : t;
+}
+
+/* The watch's 200 came: polling stops, the take-over waits for expiry. */
+static void le__watch_live(le_elector *e, int64_t now) {
+    e->w_live = 1;
+    e->w_worked = 1;
+    e->w_heard = now;
+    e->st.watching = 1;
+    e->w_fails = 0;
+    e->w_until = now + LE__WATCH_SILENT_MS;
+    if (e->state == LE__IDLE && e->next_op == LE__NONE && !e->leading &&
+        !e->stopping && e->have_obs)
+        le__watch_react(e, now);
+}
+
+/* A watch request answered with an error status. */
+static void le__watch_status(le_elector *e, int64_t now) {
+    int st = e->wrx.status;
+    le__sb b;
+    if (st == 410) { /* too old to resume from: GET, then watch again */
+        e->w_rv[0] = 0;
+        le__watch_end(e, now, now);
+        if (!e->leading && !e->stopping && e->state == LE__IDLE)
+            le__again(e, now, LE__GET);
+        return;
+    }
+    if (st == 403) {
+        /* no list/watch: poll like client-go; say so once, try again in a
+           while (the rule may be added) */
+        if (!e->w_told) {
+            b = le__err_begin(e);
+            le__puts(&b, "HTTP 403 on watch lease ");
+            le__puts(&b, e->ns);
+            le__puts(&b, "/");
+            le__puts(&b, e->name);
+            le__puts(&b, ": RBAC does not allow 'list' and 'watch' on leases, "
+                         "so this follower polls like client-go. Fix: add "
+                         "\"list\", \"watch\" to the verbs of the Role's "
+                         "rule {apiGroups: [\"coordination.k8s.io\"], "
+                         "resources: [\"leases\"], resourceNames: [\"");
+            le__puts(&b, e->name);
+            le__puts(&b, "\"]}, or set le_config.poll_only. A server that has "
+                         "just started answers 403 until its authorizer is "
+                         "ready: retried in 30 s if a watch worked before, "
+                         "else in 10 min");
+            le__err_end(e, &b, LE_EFORBIDDEN, 403, now);
+            e->w_told = 1;
+        }
+        le__watch_end(e, now, e->w_worked ? le__watch_backoff(e, now)
+                                          : now + LE__WATCH_FORBIDDEN_RETRY_MS);
+        return;
+    }
+    b = le__err_begin(e);
+    le__puts(&b, "HTTP ");
+    le__puti(&b, st);
+    le__puts(&b, " on watch lease ");
+    le__puts(&b, e->ns);
+    le__puts(&b, "/");
+    le__puts(&b, e->name);
+    le__puts(&b, st == 401 ? ": the bearer token was rejected; polling until "
+                             "the watch works again"
+                           : ": polling until the watch works again");
+    le__err_end(e, &b, st == 401 ? LE_EUNAUTHORIZED : st == 429 ? LE_ETHROTTLED
+                : st >= 500 && st < 600 ? LE_ESERVER : LE_EHTTP, st, now);
+    le__watch_end(e, now, le__watch_backoff(e, now));
+    if ((st == 429 || st >= 500) && e->wrx.retry_after_ms &&
+        e->w_next_at < now + e->wrx.retry_after_ms)
+        e->w_next_at = now + e->wrx.retry_after_ms;
+}
+
+/* What the passing of time decides, whichever call brings the news: every
+   entry point runs this first, so a reply fed after its request's deadline
+   is a timeout, and leadership ends at its deadline even if the next call
+   is le_feed(). */
+static void le__tick(le_elector *e, int64_t t) {
     if (e->leading && t > e->lead_until)
         le__stop_leading(e, t, LE_STOP_DEADLINE);
     if (e->stopping && e->state != LE__DONE && t >= e->stop_until) {
@@ -1596,29 +2713,62 @@ LEDEF le_action le_next(le_elector *e, le_time now) {
     }
     if ((e->state == LE__SENDING || e->state == LE__WAITING) && t >= e->req_until)
         le__timeout(e, t);
+    if (e->w_state && t >= e->w_until) {
+        if (e->w_live) { /* no event, no bookmark: a dead path; restart */
+            le__fail_msg(e, LE_ETIMEDOUT, t, "the watch was silent for 75 s "
+                         "(no event and no bookmark); restarting it", 0);
+            le__watch_end(e, t, t);
+        } else {
+            le__watch_fail(e, t, LE_ETIMEDOUT, "the watch request got no "
+                           "reply in time; polling meanwhile", 0);
+        }
+    }
+}
+
+static le_action le__next(le_elector *e, le_time now) {
+    le_action a;
+    int64_t t = now.mono_ms;
+    memset(&a, 0, sizeof a);
     if (e->close_conn) {
         e->close_conn = 0;
         a.want = LE_WANT_CLOSE;
-        a.deadline = t;
+        a.deadline = a.req_deadline = t;
         return a;
     }
     if (e->state == LE__DONE) {
         a.want = LE_WANT_DONE;
-        a.deadline = LE__FAR;
+        a.deadline = a.req_deadline = LE__FAR;
         return a;
     }
     if (e->state == LE__IDLE && t >= e->next_at) {
-        e->op = e->next_op;
-        if (e->op == LE__NONE)
-            e->op = e->stopping ? LE__RELEASE
-                  : (e->leading && e->have_obj) ? LE__RENEW : LE__GET;
+        int op = e->next_op;
+        if (op == LE__NONE)
+            op = e->stopping ? LE__RELEASE
+               : (e->leading && e->have_obj) ? LE__RENEW : LE__GET;
+        /* a Lease deleted or replaced: others wait out a LeaseDuration
+           before they create or take it (le__hold); its leader need not */
+        if ((op == LE__CREATE || (op == LE__UPDATE && !le__ours(e))) &&
+            t < e->hold_until && !(e->leading && le__ours(e))) {
+            e->next_op = op;
+            e->next_at = e->hold_until;
+            return le__next(e, now);
+        }
+        /* release only a record that names us as it is cached now: a watch
+           event may have brought another holder's since le_stop() */
+        if (op == LE__RELEASE && !le__ours(e)) {
+            le__done(e);
+            return le__next(e, now);
+        }
+        e->op = op;
         e->next_op = LE__NONE;
         e->retry_after_ms = 0;
+        if (e->op == LE__GET && e->leading) e->st.slowpath++; /* after a failed renew */
         if (le__build(e, now)) {
             le__failed(e, t);
-            return le_next(e, now);
+            return le__next(e, now);
         }
         e->state = LE__SENDING;
+        e->st.requests++;
         e->req_sent = t;
         e->req_until = t + e->timeout_ms;
         /* a leader's request may not outlive its leadership */
@@ -1641,34 +2791,42 @@ LEDEF le_action le_next(le_elector *e, le_time now) {
         if (e->leading && e->lead_until + 1 < a.deadline)
             a.deadline = e->lead_until + 1;
     }
+    a.req_deadline = a.deadline;
+    return a;
+}
+
+LEDEF le_action le_next(le_elector *e, le_time now) {
+    le_action a;
+    LE_ASSERT(!e->in_cb);
+    le__tick(e, now.mono_ms);
+    a = le__next(e, now);
+    le__watch_next(e, now.mono_ms, &a);
     return a;
 }
 
 LEDEF void le_sent(le_elector *e, le_time now, size_t n) {
     LE_ASSERT(!e->in_cb);
-    (void)now;
+    le__tick(e, now.mono_ms);
     if (e->state != LE__SENDING) return;
     LE_ASSERT(n <= e->out_len - e->out_sent);
     e->out_sent += n;
     if (e->out_sent < e->out_len) return;
     e->state = LE__WAITING;
-    llhttp_init(&e->http, HTTP_RESPONSE, &e->hs);
-    e->http.data = e;
-    e->msg_done = e->body_over = e->status = 0;
-    e->keep_alive = 1;
-    e->body_len = e->hname_len = e->hval_len = 0;
-    e->hdr_ra = 0;
+    le__rx_start(e, &e->rx, e->buf[e->rbuf], LE_BODY_MAX);
 }
 
 LEDEF int le_feed(le_elector *e, le_time now, const void *data, size_t n) {
-    llhttp_errno_t rc;
     int64_t t = now.mono_ms;
+    int err;
     LE_ASSERT(!e->in_cb);
+    le__tick(e, t);
+    if (e->close_conn) return 0; /* the connection is being dropped */
     if (e->state != LE__WAITING) {
-        int err;
         if (n == 0 && e->state != LE__SENDING)
             return 0; /* an idle connection closed: fine */
-        e->close_conn = 1; /* bytes nobody asked for: drop the connection */
+        /* bytes before the request was sent, or when none is outstanding,
+           answer nothing that was asked: never take them as a reply */
+        e->close_conn = 1;
         err = le__fail_msg(e, n ? LE_EPROTO : LE_EIO, t, n
                            ? "the server sent bytes while no request was "
                              "waiting for a reply"
@@ -1677,49 +2835,103 @@ LEDEF int le_feed(le_elector *e, le_time now, const void *data, size_t n) {
         if (e->state == LE__SENDING) le__failed(e, t); /* resend it whole */
         return err;
     }
-    if (n == 0) {
-        llhttp_finish(&e->http); /* completes a body delimited by the close */
-        if (!e->msg_done) {
-            int err = le__fail_msg(e, LE_EIO, t, "the connection closed before "
-                                   "the reply was complete", 0);
-            e->close_conn = 1;
-            le__failed(e, t);
-            return err;
-        }
-        e->keep_alive = 0;
-    } else {
-        rc = llhttp_execute(&e->http, (const char *)data, n);
-        if (rc == HPE_PAUSED) {
-            const char *pos = llhttp_get_error_pos(&e->http);
-            if (pos && pos < (const char *)data + n) e->keep_alive = 0;
-        } else if (rc != HPE_OK) {
-            int err;
-            e->close_conn = 1;
-            if (e->body_over)
-                err = le__fail_msg(e, LE_ETOOBIG, t, "the reply body is larger "
-                                   "than LE_BODY_MAX bytes; define LE_BODY_MAX "
-                                   "larger", 0);
-            else
-                err = le__fail_msg(e, LE_EPROTO, t, "malformed HTTP reply: ",
-                                   llhttp_get_error_reason(&e->http));
-            le__failed(e, t);
-            return err;
-        }
-        if (!e->msg_done) return 0;
+    if ((err = le__rx_feed(e, &e->rx, t, (const char *)data, n))) {
+        e->close_conn = 1;
+        le__failed(e, t);
+        return err;
     }
-    return le__on_reply(e, t);
+    if (!e->rx.msg_done) return 0;
+    err = le__on_reply(e, t);
+    if (e->rx.extra) { /* the reply counts (a write's shows it is ours) */
+        static const char *const verb[] = {"", "get", "create", "update",
+                                           "update", "update", "get"};
+        le__sb b = le__err_begin(e);
+        le__puts(&b, "the server sent ");
+        le__puti(&b, (int64_t)e->rx.extra);
+        le__puts(&b, " bytes after its reply to ");
+        le__puts(&b, verb[e->op]);
+        le__puts(&b, " lease ");
+        le__puts(&b, e->ns);
+        le__puts(&b, "/");
+        le__puts(&b, e->name);
+        le__puts(&b, " (a second reply, or garbage from a proxy); the "
+                     "connection is dropped");
+        le__err_end(e, &b, LE_EPROTO, 0, t);
+        e->rx.extra = 0;
+    }
+    return err;
 }
 
 LEDEF void le_io_error(le_elector *e, le_time now, int err, const char *detail) {
     LE_ASSERT(!e->in_cb);
-    if (e->state != LE__SENDING && e->state != LE__WAITING) return;
-    le__fail_msg(e, err, now.mono_ms, detail ? detail : le_strerror(err), 0);
-    le__failed(e, now.mono_ms);
+    /* whatever was under way on this connection is abandoned with it: a
+       late reply must never be read as the answer to the next request.
+       The transport's cause is reported even at the request's deadline
+       (a handshake that timed out says more than "no reply"). */
+    e->close_conn = 1;
+    if (e->state == LE__SENDING || e->state == LE__WAITING) {
+        le__fail_msg(e, err, now.mono_ms, detail ? detail : le_strerror(err), 0);
+        le__failed(e, now.mono_ms);
+    }
+    le__tick(e, now.mono_ms);
+}
+
+LEDEF void le_watch_sent(le_elector *e, le_time now, size_t n) {
+    LE_ASSERT(!e->in_cb);
+    le__tick(e, now.mono_ms);
+    if (e->w_state != 1) return;
+    LE_ASSERT(n <= e->w_out_len - e->w_out_sent);
+    e->w_out_sent += n;
+    if (e->w_out_sent < e->w_out_len) return;
+    e->w_state = 2;
+    le__rx_start(e, &e->wrx, e->buf[e->wbuf], LE_BODY_MAX);
+}
+
+LEDEF int le_watch_feed(le_elector *e, le_time now, const void *data, size_t n) {
+    int64_t t = now.mono_ms;
+    int err, live;
+    LE_ASSERT(!e->in_cb);
+    le__tick(e, t);
+    if (e->stopping && e->w_state) le__watch_end(e, t, LE__FAR); /* adopt nothing now */
+    if (e->w_close || e->w_state == 0) return 0; /* being dropped */
+    if (e->w_state == 1) {
+        if (n) le__watch_fail(e, t, LE_EPROTO, "the server sent bytes on the "
+                              "watch connection before the watch request", 0);
+        else le__watch_end(e, t, le__watch_backoff(e, t));
+        return n ? LE_EPROTO : 0;
+    }
+    e->w_now = t;
+    live = e->wrx.streaming;
+    err = le__rx_feed(e, &e->wrx, t, (const char *)data, n);
+    if (err == 1) return 0; /* ended by an event: handled */
+    if (err) {
+        le__watch_end(e, t, le__watch_backoff(e, t));
+        return err;
+    }
+    if (!live && e->wrx.streaming && e->w_state == 2) le__watch_live(e, t);
+    if (!e->wrx.msg_done) return 0;
+    if (e->wrx.streaming) { /* the server ended it (timeoutSeconds): resume */
+        le__watch_end(e, t, t);
+        if (e->wrx.keep_alive) e->w_close = 0; /* the connection can serve the next */
+        return 0;
+    }
+    le__watch_status(e, t);
+    return 0;
+}
+
+LEDEF void le_watch_error(le_elector *e, le_time now, int err,
+                          const char *detail) {
+    LE_ASSERT(!e->in_cb);
+    if (e->w_state == 0) e->w_close = 1;
+    else le__watch_fail(e, now.mono_ms, err, "the watch connection failed: ",
+                        detail ? detail : le_strerror(err));
+    le__tick(e, now.mono_ms);
 }
 
 LEDEF void le_stop(le_elector *e, le_time now) {
     int64_t t = now.mono_ms;
     LE_ASSERT(!e->in_cb);
+    le__tick(e, t);
     if (e->stopping || e->state == LE__DONE) return;
     e->stopping = 1;
     e->stop_until = t + e->renew_ms;
@@ -1736,7 +2948,61 @@ LEDEF int le_is_leader(const le_elector *e, int64_t mono_ms) {
     return e->leading && mono_ms <= e->lead_until;
 }
 LEDEF int64_t le_term(const le_elector *e) { return e->term; }
-LEDEF const char *le_leader(const le_elector *e) { return e->obs.holder; }
+LEDEF const char *le_leader(const le_elector *e) { return e->reported; }
+
+LEDEF le_stats le_get_stats(const le_elector *e) {
+    le_stats s = e->st;
+    s.observed_ms = e->have_obs ? e->obs_at : INT64_MIN;
+    return s;
+}
+
+LEDEF int le_record_set(le_elector *e, le_time now, const char *key,
+                        const char *value) {
+    size_t kl, vl, i;
+    le__pending *pd = 0;
+    LE_ASSERT(!e->in_cb);
+    le__tick(e, now.mono_ms);
+    kl = key ? strlen(key) : 0;
+    if (kl == 0 || kl > LE_RECORD_KEY_MAX) return LE_EINVAL;
+    for (i = 0; i < kl; i++) {
+        char c = key[i];
+        int an = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9');
+        if (!an && ((c != '-' && c != '_' && c != '.') || i == 0 || i == kl - 1))
+            return LE_EINVAL;
+    }
+    vl = value ? strlen(value) : 0;
+    if (!value || vl > LE_RECORD_MAX || !le__utf8(value, vl)) return LE_EINVAL;
+    if (!le_is_leader(e, now.mono_ms) || e->stopping) return LE_ENOTLEADER;
+    for (i = 0; i < (size_t)e->npend; i++)
+        if (!strcmp(e->pend[i].key, key)) pd = &e->pend[i];
+    if (!pd) {
+        if (e->npend == LE_RECORDS) return LE_ETOOBIG;
+        pd = &e->pend[e->npend++];
+    }
+    memcpy(pd->key, key, kl + 1);
+    memcpy(pd->val, value, vl + 1);
+    pd->vlen = vl;
+    pd->sent = 0;
+    if (e->state == LE__IDLE) e->next_at = now.mono_ms; /* renew now */
+    return 0;
+}
+
+LEDEF long le_record_get(const le_elector *e, const char *key, char *out,
+                         size_t cap) {
+    jsmntok_t toks[LE_JSON_TOKENS];
+    le__json j;
+    le__sink k;
+    int v;
+    if (!e->have_obj || !key) return -1;
+    j.t = toks;
+    v = le__find_record(e->buf[e->cur], e->obj.len, key, &j);
+    if (v < 0) return -1;
+    k.out = out; k.cap = cap;
+    if (le__decode(&j, v, &k)) return -1;
+    if (k.n >= cap) return LE_ETOOBIG;
+    return (long)k.n;
+}
 
 /* ---- StatefulSet ordinal -------------------------------------------------- */
 
@@ -1828,13 +3094,25 @@ typedef struct le_https_stats {
 
 /* What le_https_step() wants: watch fd for events, call again by deadline. */
 typedef struct le_step {
-    int fd;           /* -1: no descriptor to watch */
+    int fd;           /* the request connection; -1: nothing to watch */
     short events;     /* POLLIN and/or POLLOUT */
+    int wfd;          /* a follower's watch connection; -1: none */
+    short wevents;
     int64_t deadline; /* monotonic ms */
     int done;         /* 1: the elector is done (after le_stop()) */
     unsigned conn;    /* changes with every new socket; fd numbers are reused
                          after close, so epoll/libuv users compare this */
+    unsigned wconn;   /* the same for wfd */
 } le_step;
+
+/* Private: one connection of the transport. */
+typedef struct le__hconn {
+    int fd, state, fails, ssl_used, wrote, sys_errno, stream;
+    unsigned seq;
+    int64_t retry_at, deadline;
+    char addr_text[64];
+    mbedtls_ssl_context ssl;
+} le__hconn;
 
 /* The transport. Caller-owned: 17 KB (minimal 3.6) to 55 KB (Debian's
    2.28, mostly its entropy context); mbedTLS keeps its record buffers on
@@ -1848,7 +3126,6 @@ typedef struct le_https {
     unsigned char ip[16];
     char host[LE__HOST_MAX + 1], hostport[LE__HOST_MAX + 8];
     char vname[LE__HOST_MAX + 1], origin[LE_HTTPS_PATH_MAX + 64];
-    char addr_text[64];
     struct sockaddr_storage addr[LE__HTTPS_ADDRS];
     socklen_t addr_len[LE__HTTPS_ADDRS];
     /* credentials and defaults handed to le_config */
@@ -1857,21 +3134,20 @@ typedef struct le_https {
     char ns[LE__NS_MAX + 1], identity[LE_IDENTITY_MAX + 1];
     int reload, token_reload_ms, token_failing;
     int64_t token_next;
-    /* connection */
-    int fd, conn, fails, ssl_used;
+    /* connections: c[0] requests, c[1] a follower's watch */
+    le__hconn c[2];
     unsigned conn_seq;
-    int64_t retry_at, conn_deadline, backoff_min, backoff_max;
+    int64_t backoff_min, backoff_max;
     uint64_t rng;
     int last_err;
     char last_msg[LE_ERRMSG_MAX];
     /* TLS */
-    mbedtls_ssl_context ssl;
     mbedtls_ssl_config conf;
     mbedtls_x509_crt ca, cert;
     mbedtls_pk_context key;
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
-    int mbed_ready, sys_errno;
+    int mbed_ready;
     char ca_subject[LE__HTTPS_DN], peer_subject[LE__HTTPS_DN];
     char peer_issuer[LE__HTTPS_DN], top_issuer[LE__HTTPS_DN];
     char peer_names[256];
@@ -1879,6 +3155,8 @@ typedef struct le_https {
     /* events for problems outside a request (token reloads) */
     void (*on_event)(void *user, const le_event *ev);
     void *user;
+    le_time step_now;  /* the now le_https_step was given, and when (us) */
+    int64_t step_us;
     unsigned char rbuf[4096];
     char errmsg[LE_ERRMSG_MAX];
 } le_https;
@@ -1931,7 +3209,9 @@ LEDEF const char *le_https_errmsg(const le_https *t);
 /* Event-loop interface: do what can be done now, say what to wait for.
    Read now from the clock right before each call (not a loop's cached
    time): replies are stamped with it, and a stale now makes a follower
-   believe it saw the record earlier than it did. */
+   believe it saw the record earlier than it did. Within the call, now is
+   advanced by the CLOCK_MONOTONIC time the call has taken (a handshake,
+   a preemption), so a reply read late in it is stamped when it was read. */
 LEDEF le_step le_https_step(le_https *t, le_elector *e, le_time now);
 /* Drops the connection (e.g. in a child after fork(), or to reconnect to
    a moved API server) without a TLS alert, so a parent sharing the socket
@@ -2088,9 +3368,9 @@ static int le__https_loopback(const struct sockaddr *sa) {
     return 0;
 }
 
-static void le__https_addr_text(le_https *t, const struct sockaddr *sa) {
+static void le__https_addr_text(char *out, size_t cap, const struct sockaddr *sa) {
     char ip[INET6_ADDRSTRLEN];
-    le__sb b = le__https_sb(t->addr_text, sizeof t->addr_text);
+    le__sb b = le__https_sb(out, cap);
     unsigned port = 0;
     ip[0] = 0;
     if (sa->sa_family == AF_INET) {
@@ -2152,7 +3432,7 @@ static void le__https_put_errno(le__sb *b, int e) {
 static int le__https_read_token(le_https *t, char *msg, size_t cap,
                                 int *changed, int again) {
     static const char kept[] = "; still using the token read before";
-    char buf[LE_HTTPS_TOKEN_MAX + 2];
+    char buf[LE_HTTPS_TOKEN_MAX];
     size_t n = 0, s = 0;
     le__sb b = le__https_sb(msg, cap);
     int fd = open(t->token_path, O_RDONLY | O_CLOEXEC);
@@ -2173,41 +3453,75 @@ static int le__https_read_token(le_https *t, char *msg, size_t cap,
         le__cstr(&b);
         return LE_EINVAL;
     }
-    for (;;) {
-        ssize_t r = read(fd, buf + n, sizeof buf - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) { /* a partial token would be sent as if whole */
-            int e = errno;
-            close(fd);
+    /* one word of header-safe bytes, blanks around it: anything else (a
+       NUL, a second word, more than fits) is refused, never cut short */
+    {
+        char chunk[512];
+        size_t off = 0;
+        int phase = 0, bad = -1, over = 0, words = 0; /* 0 before, 1 in, 2 after */
+        for (;;) {
+            ssize_t r = read(fd, chunk, sizeof chunk), i;
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) { /* a partial token would be sent as if whole */
+                int e = errno;
+                close(fd);
+                le__puts(&b, "token file ");
+                le__puts(&b, t->token_path);
+                le__puts(&b, " cannot be read: ");
+                le__https_put_errno(&b, e);
+                if (again) le__puts(&b, kept);
+                le__cstr(&b);
+                return LE_EIO;
+            }
+            if (r == 0) break;
+            for (i = 0; i < r && bad < 0; i++, off++) {
+                unsigned char c = (unsigned char)chunk[i];
+                if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+                    if (phase == 1) phase = 2;
+                } else if (c < 0x21 || c > 0x7e) {
+                    bad = (int)c;
+                } else {
+                    if (phase != 1) words++;
+                    phase = 1;
+                    if (n == LE_HTTPS_TOKEN_MAX) over = 1;
+                    else buf[n++] = (char)c;
+                }
+            }
+            if (bad >= 0 || off > LE_HTTPS_FILE_MAX) break;
+        }
+        close(fd);
+        if (bad >= 0 || words > 1) {
+            static const char hex[] = "0123456789abcdef";
+            char h[5];
             le__puts(&b, "token file ");
             le__puts(&b, t->token_path);
-            le__puts(&b, " cannot be read: ");
-            le__https_put_errno(&b, e);
+            if (bad >= 0) {
+                h[0] = '0'; h[1] = 'x'; h[2] = hex[bad >> 4]; h[3] = hex[bad & 15];
+                h[4] = 0;
+                le__puts(&b, " has a byte ");
+                le__puts(&b, h);
+                le__puts(&b, " at offset ");
+                le__puti(&b, (int64_t)(off - 1));
+                le__puts(&b, ", which cannot go in an Authorization header");
+            } else {
+                le__puts(&b, " holds more than one word; a bearer token is one");
+            }
             if (again) le__puts(&b, kept);
+            le__puts(&b, ". Fix: write only the token into it");
             le__cstr(&b);
-            return LE_EIO;
+            return LE_EINVAL;
         }
-        if (r == 0) break;
-        n += (size_t)r;
-        if (n == sizeof buf) break;
+        if (over || off > LE_HTTPS_FILE_MAX) {
+            le__puts(&b, "token file ");
+            le__puts(&b, t->token_path);
+            le__puts(&b, " holds more than LE_HTTPS_TOKEN_MAX bytes");
+            if (again) le__puts(&b, kept);
+            le__puts(&b, ". Fix: define LE_HTTPS_TOKEN_MAX (and LE_REQ_MAX) larger");
+            le__cstr(&b);
+            return LE_ETOOBIG;
+        }
     }
-    close(fd);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-                     buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        n--;
-    while (s < n && (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\n' ||
-                     buf[s] == '\r'))
-        s++;
-    if (n - s > LE_HTTPS_TOKEN_MAX) {
-        le__puts(&b, "token file ");
-        le__puts(&b, t->token_path);
-        le__puts(&b, " holds more than LE_HTTPS_TOKEN_MAX bytes");
-        if (again) le__puts(&b, kept);
-        le__puts(&b, ". Fix: define LE_HTTPS_TOKEN_MAX (and LE_REQ_MAX) larger");
-        le__cstr(&b);
-        return LE_ETOOBIG;
-    }
-    if (n == s) {
+    if (n == 0) {
         le__puts(&b, "token file ");
         le__puts(&b, t->token_path);
         le__puts(&b, " is empty");
@@ -2354,7 +3668,7 @@ static int le__https_verify(void *ctx, mbedtls_x509_crt *crt, int depth,
 /* ---- bio over a non-blocking socket ------------------------------------- */
 
 static int le__https_bio_send(void *ctx, const unsigned char *p, size_t n) {
-    le_https *t = (le_https *)ctx;
+    le__hconn *t = (le__hconn *)ctx;
     ssize_t r;
     do r = send(t->fd, p, n, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
     if (r >= 0) return (int)r;
@@ -2363,7 +3677,7 @@ static int le__https_bio_send(void *ctx, const unsigned char *p, size_t n) {
     return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 }
 static int le__https_bio_recv(void *ctx, unsigned char *p, size_t n) {
-    le_https *t = (le_https *)ctx;
+    le__hconn *t = (le__hconn *)ctx;
     ssize_t r;
     do r = recv(t->fd, p, n, 0); while (r < 0 && errno == EINTR);
     if (r > 0) return (int)r;
@@ -2425,6 +3739,23 @@ static int le__https_url(le_https *t, const char *url, int allow_http) {
     if (hn == 0 || le__https_copy(t->host, sizeof t->host, h, hn))
         return le__https_cfg_err(t, LE_EINVAL, "server URL '", url,
                                  "' has no host or too long a host");
+    if (*he == ']') { /* [...] holds an IPv6 address and nothing else */
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, t->host, &a6) != 1)
+            return le__https_cfg_err(t, LE_EINVAL, "server URL '", url,
+                                     "' has a [bracketed] host that is not "
+                                     "an IPv6 address");
+    } else {
+        size_t i;
+        for (i = 0; i < hn; i++) {
+            unsigned char c = (unsigned char)h[i];
+            if (!(c == '-' || c == '.' || c == '_' || (c >= '0' && c <= '9') ||
+                  (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+                return le__https_cfg_err(t, LE_EINVAL, "server URL '", url,
+                    "' has a host that is neither a DNS name nor an IP "
+                    "address (an IPv6 address goes in [brackets])");
+        }
+    }
     if (p < end) {
         if (*p != ':' || p + 1 == end)
             return le__https_cfg_err(t, LE_EINVAL, "server URL '", url,
@@ -2517,15 +3848,17 @@ static int le__kc_find(const char *s, const char *sect, const char *name,
     for (;;) {
         const char *eol = line + strcspn(line, "\n");
         const char *k = line, *ke, *v, *ve;
-        int ind = 0, is_dash = 0, key_ind, i;
+        int ind = 0, is_dash = 0, key_ind, i, bare;
         while (k < eol && *k == ' ') { k++; ind++; }
-        if (k < eol && *k == '-' && (k + 1 == eol || k[1] == ' ')) {
+        if (k < eol && *k == '-' &&
+            (k + 1 == eol || k[1] == ' ' || k[1] == '\r')) {
             is_dash = 1;
             k++;
             while (k < eol && *k == ' ') k++;
         }
         key_ind = (int)(k - line);
-        if (k == eol || *k == '#' || *k == '\r') goto next; /* blank, comment */
+        bare = k == eol || *k == '#' || *k == '\r';
+        if (bare && !is_dash) goto next; /* blank, comment */
         if ((ind == 0 && !is_dash) || (is_dash && (dash < 0 || ind == dash))) {
             /* the item so far ends: a new top-level key or a new item */
             if (item && !found && le__kc_named(cur, name)) {
@@ -2545,10 +3878,13 @@ static int le__kc_find(const char *s, const char *sect, const char *name,
         if (!in_sect) goto next;
         if (is_dash && (dash < 0 || ind == dash)) {
             dash = ind;
-            col = key_ind; /* the item's own keys start in this column */
+            /* the item's own keys start in this column; after a bare "-"
+               in the column of its first key, on a line of its own */
+            col = bare ? -1 : key_ind;
             item = 1;
         }
-        if (!item) goto next;
+        if (!item || bare) goto next;
+        if (col < 0) col = key_ind;
         /* key: value */
         ke = k;
         while (ke < eol && *ke != ':') ke++;
@@ -2778,7 +4114,8 @@ static int le__kc_load(le_https *t, const char *path, const char *want_ctx,
 /* ---- init / free --------------------------------------------------------- */
 
 static void le__https_mbed_init(le_https *t) {
-    mbedtls_ssl_init(&t->ssl);
+    mbedtls_ssl_init(&t->c[0].ssl);
+    mbedtls_ssl_init(&t->c[1].ssl);
     mbedtls_ssl_config_init(&t->conf);
     mbedtls_x509_crt_init(&t->ca);
     mbedtls_x509_crt_init(&t->cert);
@@ -2789,11 +4126,15 @@ static void le__https_mbed_init(le_https *t) {
 }
 
 LEDEF void le_https_free(le_https *t) {
-    if (t->fd >= 0) close(t->fd);
-    t->fd = -1;
-    t->conn = LE__C_NONE;
+    int k;
+    for (k = 0; k < 2; k++) {
+        if (t->c[k].fd >= 0) close(t->c[k].fd);
+        t->c[k].fd = -1;
+        t->c[k].state = LE__C_NONE;
+    }
     if (t->mbed_ready) {
-        mbedtls_ssl_free(&t->ssl);
+        mbedtls_ssl_free(&t->c[0].ssl);
+        mbedtls_ssl_free(&t->c[1].ssl);
         mbedtls_ssl_config_free(&t->conf);
         mbedtls_x509_crt_free(&t->ca);
         mbedtls_x509_crt_free(&t->cert);
@@ -2820,15 +4161,40 @@ static int le__https_tls(le_https *t, const unsigned char *ca_data,
                          const char *key_path) {
     static const char pers[] = "le.h";
     const char *vn;
-    int r;
+    int r, k;
 #if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_PSA_CRYPTO_C)
-    if (psa_crypto_init() != PSA_SUCCESS)
-        return le__https_cfg_err(t, LE_ETLS, "psa_crypto_init failed", 0, 0);
+    {
+        psa_status_t ps = psa_crypto_init();
+        if (ps == PSA_ERROR_INSUFFICIENT_ENTROPY)
+            return le__https_cfg_err(t, LE_ETLS, "mbedTLS found no entropy "
+                "(psa_crypto_init: PSA_ERROR_INSUFFICIENT_ENTROPY): the kernel "
+                "refused getrandom(2) and /dev/urandom is missing. Fix: build "
+                "mbedTLS with tools/mbedtls/build.sh (getrandom on any libc), "
+                "or give the container /dev/urandom", 0, 0);
+        if (ps == PSA_ERROR_INSUFFICIENT_MEMORY)
+            return le__https_cfg_err(t, LE_ETLS, "psa_crypto_init: out of "
+                "memory (with mbedtls_memory_buffer_alloc_init, give it a "
+                "larger buffer)", 0, 0);
+        if (ps != PSA_SUCCESS) {
+            le__sb b = le__https_sb(t->errmsg, sizeof t->errmsg);
+            le__puts(&b, "psa_crypto_init failed with PSA status ");
+            le__puti(&b, (int64_t)ps);
+            le__puts(&b, ": mbedTLS's crypto could not start (no entropy: "
+                         "give the container /dev/urandom, or allow getrandom(2) "
+                         "in its seccomp profile)");
+            le__cstr(&b);
+            return LE_ETLS;
+        }
+    }
 #endif
     r = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
                               (const unsigned char *)pers, sizeof pers - 1);
-    if (r) return le__https_cfg_err(t, LE_ETLS, "mbedTLS: no entropy source "
-                                    "(/dev/urandom, getrandom)", 0, 0);
+    if (r) return le__https_cfg_err(t, LE_ETLS, "mbedTLS found no entropy "
+                                    "to seed its random generator: the kernel "
+                                    "refused getrandom(2) and /dev/urandom is "
+                                    "missing. Fix: give the container "
+                                    "/dev/urandom, or build mbedTLS with "
+                                    "tools/mbedtls/build.sh", 0, 0);
     if (ca_data || t->ca_path[0]) {
         r = le__https_load_crt(t, &t->ca, ca_data ? 0 : t->ca_path, ca_data,
                                ca_len, "CA");
@@ -2868,9 +4234,10 @@ static int le__https_tls(le_https *t, const unsigned char *ca_data,
         if (r) return le__https_cfg_err(t, LE_ETLS, "the client certificate "
                                         "does not match its key", 0, 0);
     }
-    if ((r = mbedtls_ssl_setup(&t->ssl, &t->conf)))
-        return le__https_cfg_err(t, LE_ETLS, "mbedtls_ssl_setup failed (out "
-                                 "of memory?)", 0, 0);
+    for (k = 0; k < 2; k++)
+        if ((r = mbedtls_ssl_setup(&t->c[k].ssl, &t->conf)))
+            return le__https_cfg_err(t, LE_ETLS, "mbedtls_ssl_setup failed (out "
+                                     "of memory?)", 0, 0);
     /* The name to verify: a DNS name goes to mbedTLS (checked and sent as
        SNI); an IP literal is checked by le__https_verify against the
        iPAddress SANs, and no SNI is sent. */
@@ -2888,10 +4255,13 @@ static int le__https_tls(le_https *t, const unsigned char *ca_data,
             t->host_is_ip = 1;
         }
     }
-    r = mbedtls_ssl_set_hostname(&t->ssl, t->host_is_ip ? 0 : vn);
-    if (r) return le__https_cfg_err(t, LE_ETLS, "mbedtls_ssl_set_hostname "
-                                    "failed for ", vn, 0);
-    mbedtls_ssl_set_bio(&t->ssl, t, le__https_bio_send, le__https_bio_recv, 0);
+    for (k = 0; k < 2; k++) {
+        r = mbedtls_ssl_set_hostname(&t->c[k].ssl, t->host_is_ip ? 0 : vn);
+        if (r) return le__https_cfg_err(t, LE_ETLS, "mbedtls_ssl_set_hostname "
+                                        "failed for ", vn, 0);
+        mbedtls_ssl_set_bio(&t->c[k].ssl, &t->c[k], le__https_bio_send,
+                            le__https_bio_recv, 0);
+    }
     return 0;
 }
 
@@ -2919,7 +4289,7 @@ static int le__https_identity(le_https *t) {
     return 0;
 }
 
-/* Namespace file: first line, trimmed. */
+/* Namespace file: its content, trimmed, a namespace name. */
 static int le__https_ns_file(le_https *t, const char *path) {
     char *buf;
     size_t n, s = 0;
@@ -2935,11 +4305,14 @@ static int le__https_ns_file(le_https *t, const char *path) {
                      buf[n - 1] == ' '))
         n--;
     while (s < n && buf[s] == ' ') s++;
-    r = le__https_copy(t->ns, sizeof t->ns, buf + s, n - s);
+    r = memchr(buf + s, 0, n - s) ? -1
+        : le__https_copy(t->ns, sizeof t->ns, buf + s, n - s);
     mbedtls_free(buf);
-    if (r || n == s)
+    if (r || n == s || !le__dns1123(t->ns, LE__NS_MAX, 0))
         return le__https_cfg_err(t, LE_EINVAL, "namespace file ", path,
-            " is empty or too long. Fix: set le_config.ns or POD_NAMESPACE");
+            " does not hold a namespace name (empty, too long, a NUL byte or "
+            "characters outside a-z, 0-9, '-'). Fix: set le_config.ns or "
+            "POD_NAMESPACE");
     return 0;
 }
 
@@ -2955,7 +4328,8 @@ LEDEF int le_https_init(le_https *t, const le_https_config *hc, le_config *c) {
     int r = 0, incluster = 0;
     memset(t, 0, sizeof *t);
     memset(&kc, 0, sizeof kc);
-    t->fd = -1;
+    t->c[0].fd = t->c[1].fd = -1;
+    t->c[1].stream = 1;
     nspath[0] = 0;
     le__https_mbed_init(t);
     t->on_event = c->on_event;
@@ -3202,56 +4576,78 @@ out:
 
 /* ---- connection -------------------------------------------------------------- */
 
-static void le__https_drop(le_https *t) {
-    if (t->conn == LE__C_READY && t->tls)
-        mbedtls_ssl_close_notify(&t->ssl); /* best effort, non-blocking */
-    if (t->fd >= 0) close(t->fd);
-    t->fd = -1;
-    t->conn = LE__C_NONE;
-    if (t->tls && t->ssl_used) {
-        mbedtls_ssl_session_reset(&t->ssl);
-        t->ssl_used = 0;
-    }
+/* Two connections: c[0] carries the requests, c[1] a follower's watch
+   (HTTP/1.1 cannot send a write while a watch streams on the same one). */
+
+static void le__https_drop(le_https *t, le__hconn *c) {
+    if (c->state == LE__C_READY && t->tls)
+        mbedtls_ssl_close_notify(&c->ssl); /* best effort, non-blocking */
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+    c->state = LE__C_NONE;
+    c->wrote = 0;
+    /* the SSL context is reset before the next handshake, not here: with
+       mbedTLS 2.28 a reset allocates the next handshake's state, and an
+       idle connection the server closes should cost nothing until used */
+}
+
+/* A failure on c reaches the stream it carries. */
+static void le__https_report(le_elector *e, le_time now, const le__hconn *c,
+                             int err, const char *msg) {
+    if (c->stream) le_watch_error(e, now, err, msg);
+    else le_io_error(e, now, err, msg);
 }
 
 LEDEF void le_https_close(le_https *t, le_elector *e, le_time now) {
     /* no TLS close_notify: after fork() the socket is shared with the
        parent, and an alert sent by the child would end its connection */
-    t->conn = LE__C_NONE;
-    le__https_drop(t);
-    /* no-op for the elector unless a request is in flight */
-    le_io_error(e, now, LE_EIO, "the connection was closed by le_https_close() "
-                "while a request was in flight");
+    int i;
+    for (i = 0; i < 2; i++) {
+        t->c[i].state = LE__C_NONE;
+        le__https_drop(t, &t->c[i]);
+        /* no-op for the elector unless something is in flight */
+        le__https_report(e, now, &t->c[i], LE_EIO, "the connection was closed "
+                         "by le_https_close() while a request was in flight");
+    }
 }
 
-static int64_t le__https_backoff(le_https *t) {
+static int64_t le__https_backoff(le_https *t, const le__hconn *c) {
     int64_t d = t->backoff_min;
     int i;
-    for (i = 1; i < t->fails && d < t->backoff_max; i++) d *= 2;
+    for (i = 1; i < c->fails && d < t->backoff_max; i++) d *= 2;
     if (d > t->backoff_max) d = t->backoff_max;
     t->rng = le__mix(t->rng + 0x9e3779b97f4a7c15ULL);
     return d / 2 + (int64_t)(t->rng % (uint64_t)(d / 2 + 1)); /* [d/2, d] */
 }
 
 /* A connection attempt or connection failed: report it to the core (which
-   fails the request in flight), drop, back off. */
-static void le__https_fail(le_https *t, le_elector *e, le_time now, int err,
-                           le__sb *b, int connect_failed) {
+   fails what was in flight), drop, back off. */
+static void le__https_fail(le_https *t, le_elector *e, le_time now,
+                           le__hconn *c, int err, le__sb *b,
+                           int connect_failed) {
     le__cstr(b);
-    le__https_drop(t);
+    le__https_drop(t, c);
     t->stats.failures++;
     t->last_err = err;
     if (b->p != t->last_msg) memcpy(t->last_msg, b->p, b->len + 1);
     if (connect_failed) {
-        t->fails++;
-        t->retry_at = now.mono_ms + le__https_backoff(t);
+        c->fails++;
+        if (c->fails > 1 && b->p == t->last_msg) {
+            le__puts(b, " (");
+            le__puti(b, c->fails);
+            le__puts(b, " failed connection attempts in a row; the next one "
+                        "comes with the next request)");
+            le__cstr(b);
+        }
+        c->retry_at = now.mono_ms + le__https_backoff(t, c);
         t->next_addr++;
         if (!t->numeric) t->resolved = 0; /* resolve the name again */
     }
-    le_io_error(e, now, err, t->last_msg);
+    le__https_report(e, now, c, err, t->last_msg);
 }
 
-static int le__https_resolve(le_https *t, le_elector *e, le_time now) {
+static int le__https_resolve(le_https *t, le_elector *e, le_time now,
+                             le__hconn *c) {
     struct addrinfo hints, *res = 0, *ai;
     char port[8];
     le__sb b;
@@ -3268,7 +4664,7 @@ static int le__https_resolve(le_https *t, le_elector *e, le_time now) {
     le__puts(&b, ") but this program was built with LE_HTTPS_NO_DNS. Fix: "
                  "give an IP address (in a pod KUBERNETES_SERVICE_HOST is one)"
                  ", or build without LE_HTTPS_NO_DNS");
-    le__https_fail(t, e, now, LE_ECONNECT, &b, 1);
+    le__https_fail(t, e, now, c, LE_ECONNECT, &b, 1);
     return -1;
 #else
     memset(&hints, 0, sizeof hints);
@@ -3302,7 +4698,7 @@ static int le__https_resolve(le_https *t, le_elector *e, le_time now) {
             le__puts(&b, ". Fix: check the name in the server URL and the "
                          "DNS configuration (/etc/resolv.conf)");
         }
-        le__https_fail(t, e, now, LE_ECONNECT, &b, 1);
+        le__https_fail(t, e, now, c, LE_ECONNECT, &b, 1);
         return -1;
     }
     t->naddr = n;
@@ -3311,10 +4707,11 @@ static int le__https_resolve(le_https *t, le_elector *e, le_time now) {
 #endif
 }
 
-static void le__https_connect_msg(le_https *t, le__sb *b, int err) {
+static void le__https_connect_msg(le_https *t, const le__hconn *c, le__sb *b,
+                                  int err) {
     le__puts(b, "cannot connect to the API server at ");
-    le__puts(b, t->addr_text);
-    if (strcmp(t->hostport, t->addr_text)) {
+    le__puts(b, c->addr_text);
+    if (strcmp(t->hostport, c->addr_text)) {
         le__puts(b, " (");
         le__puts(b, t->hostport);
         le__puts(b, ")");
@@ -3342,44 +4739,44 @@ static void le__https_connect_msg(le_https *t, le__sb *b, int err) {
 
 /* Opens a non-blocking TCP connection. 0 = started (or connected). */
 static int le__https_connect(le_https *t, le_elector *e, le_time now,
-                             int64_t deadline) {
+                             le__hconn *c, int64_t deadline) {
     const struct sockaddr *sa;
     le__sb b;
     int fd, one = 1, r;
-    if (le__https_resolve(t, e, now)) return -1;
+    if (le__https_resolve(t, e, now, c)) return -1;
     sa = (const struct sockaddr *)(const void *)&t->addr[t->next_addr % t->naddr];
-    le__https_addr_text(t, sa);
+    le__https_addr_text(c->addr_text, sizeof c->addr_text, sa);
     fd = socket(sa->sa_family, SOCK_STREAM, 0);
     if (fd < 0) {
         b = le__https_sb(t->last_msg, sizeof t->last_msg);
         le__puts(&b, "socket() failed: ");
         le__https_put_errno(&b, errno);
-        le__https_fail(t, e, now, LE_ECONNECT, &b, 1);
+        le__https_fail(t, e, now, c, LE_ECONNECT, &b, 1);
         return -1;
     }
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    t->fd = fd;
-    t->conn_seq++;
-    t->conn_deadline = deadline;
+    c->fd = fd;
+    c->seq = ++t->conn_seq;
+    c->deadline = deadline;
     do r = connect(fd, sa, t->addr_len[t->next_addr % t->naddr]);
     while (r < 0 && errno == EINTR);
     if (r < 0 && errno != EINPROGRESS) {
         int err = errno;
         b = le__https_sb(t->last_msg, sizeof t->last_msg);
-        le__https_connect_msg(t, &b, err);
-        le__https_fail(t, e, now, LE_ECONNECT, &b, 1);
+        le__https_connect_msg(t, c, &b, err);
+        le__https_fail(t, e, now, c, LE_ECONNECT, &b, 1);
         return -1;
     }
-    t->conn = LE__C_CONNECTING;
+    c->state = LE__C_CONNECTING;
     return 0;
 }
 
 static void le__https_tls_fail(le_https *t, le_elector *e, le_time now,
-                               int r) {
+                               le__hconn *c, int r) {
     le__sb b = le__https_sb(t->last_msg, sizeof t->last_msg);
-    uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
+    uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
     int err = LE_ETLS;
     if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 &&
         flags != (uint32_t)-1) {
@@ -3426,21 +4823,21 @@ static void le__https_tls_fail(le_https *t, le_elector *e, le_time now,
             }
         }
     } else if (r == MBEDTLS_ERR_SSL_CONN_EOF ||
-               (r == MBEDTLS_ERR_SSL_INTERNAL_ERROR && t->sys_errno)) {
+               (r == MBEDTLS_ERR_SSL_INTERNAL_ERROR && c->sys_errno)) {
         le__puts(&b, "TLS handshake with ");
-        le__puts(&b, t->addr_text);
+        le__puts(&b, c->addr_text);
         le__puts(&b, ": the connection ");
         if (r == MBEDTLS_ERR_SSL_CONN_EOF) {
             le__puts(&b, "was closed");
         } else {
             le__puts(&b, "failed: ");
-            le__https_put_errno(&b, t->sys_errno);
+            le__https_put_errno(&b, c->sys_errno);
         }
         le__puts(&b, ". Is this an HTTPS port of the API server?");
         err = LE_EIO;
     } else {
         le__puts(&b, "TLS handshake with the API server at ");
-        le__puts(&b, t->addr_text);
+        le__puts(&b, c->addr_text);
         le__puts(&b, " failed: ");
         le__https_mbed_err(&b, r);
         if (r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
@@ -3448,134 +4845,285 @@ static void le__https_tls_fail(le_https *t, le_elector *e, le_time now,
                          "TLS version or cipher, or a client certificate it "
                          "does not accept)");
     }
-    le__https_fail(t, e, now, err, &b, 1);
+    le__https_fail(t, e, now, c, err, &b, 1);
 }
 
-/* Connect/handshake progress. 1 = ready, 0 = wait (s filled), -1 = failed. */
+/* Connect/handshake progress. 1 = ready, 0 = wait (*ev set), -1 = failed. */
 static int le__https_establish(le_https *t, le_elector *e, le_time now,
-                               le_step *s) {
-    if (t->conn == LE__C_CONNECTING) {
+                               le__hconn *c, short *ev) {
+    if (c->state == LE__C_CONNECTING) {
         struct pollfd p;
         int err = 0;
         socklen_t el = sizeof err;
-        p.fd = t->fd;
+        p.fd = c->fd;
         p.events = POLLOUT;
         p.revents = 0;
         if (poll(&p, 1, 0) <= 0) { /* not yet (or EINTR) */
-            s->fd = t->fd;
-            s->events = POLLOUT;
+            *ev = POLLOUT;
             return 0;
         }
-        if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
         if (err) {
             le__sb b = le__https_sb(t->last_msg, sizeof t->last_msg);
-            le__https_connect_msg(t, &b, err);
-            le__https_fail(t, e, now, LE_ECONNECT, &b, 1);
+            le__https_connect_msg(t, c, &b, err);
+            le__https_fail(t, e, now, c, LE_ECONNECT, &b, 1);
             return -1;
         }
         t->stats.connects++;
         if (!t->tls) {
-            t->conn = LE__C_READY;
-            t->fails = 0;
+            c->state = LE__C_READY;
+            c->fails = 0;
             return 1;
         }
-        t->conn = LE__C_HANDSHAKE;
-        t->ssl_used = 1;
+        if (c->ssl_used && (err = mbedtls_ssl_session_reset(&c->ssl)) != 0) {
+            le__https_tls_fail(t, e, now, c, err);
+            return -1;
+        }
+        c->state = LE__C_HANDSHAKE;
+        c->ssl_used = 1;
+        c->sys_errno = 0;
         t->vcalls = 0;
-        t->sys_errno = 0;
         t->peer_subject[0] = t->peer_issuer[0] = t->top_issuer[0] = 0;
         t->peer_names[0] = 0;
     }
-    if (t->conn == LE__C_HANDSHAKE) {
-        int r = mbedtls_ssl_handshake(&t->ssl);
+    if (c->state == LE__C_HANDSHAKE) {
+        int r = mbedtls_ssl_handshake(&c->ssl);
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-            s->fd = t->fd;
-            s->events = r == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT;
+            *ev = r == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT;
             return 0;
         }
         if (r != 0) {
-            le__https_tls_fail(t, e, now, r);
+            le__https_tls_fail(t, e, now, c, r);
             return -1;
         }
-        t->conn = LE__C_READY;
-        t->fails = 0;
+        c->state = LE__C_READY;
+        c->fails = 0;
         t->stats.handshakes++;
-        t->tls_version = mbedtls_ssl_get_version(&t->ssl);
+        t->tls_version = mbedtls_ssl_get_version(&c->ssl);
     }
     return 1;
 }
 
 static void le__https_io_fail(le_https *t, le_elector *e, le_time now,
-                              const char *doing, int r) {
+                              le__hconn *c, const char *doing, int r) {
     le__sb b = le__https_sb(t->last_msg, sizeof t->last_msg);
     le__puts(&b, "the connection to the API server at ");
-    le__puts(&b, t->addr_text);
+    le__puts(&b, c->addr_text);
     le__puts(&b, " failed while ");
     le__puts(&b, doing);
     le__puts(&b, ": ");
-    if (t->sys_errno) le__https_put_errno(&b, t->sys_errno);
+    if (c->sys_errno) le__https_put_errno(&b, c->sys_errno);
     else le__https_mbed_err(&b, r);
     le__puts(&b, "; reconnecting");
-    le__https_fail(t, e, now, LE_EIO, &b, 0);
+    le__https_fail(t, e, now, c, LE_EIO, &b, 0);
 }
 
-/* Reads what is there. 1 = progress (call le_next again), 0 = would block. */
-static int le__https_read(le_https *t, le_elector *e, le_time now,
-                          int waiting) {
-    int r;
-    t->sys_errno = 0;
+/* One non-blocking read: > 0 bytes, 0 closed, LE__RD_AGAIN would block,
+   LE__RD_TICKET a TLS 1.3 session ticket (read again), else an error (an
+   mbedTLS code, or -1 with sys_errno). */
+#define LE__RD_AGAIN (-0x7ff0)
+#define LE__RD_TICKET (-0x7ff1)
+static int le__https_rd(le_https *t, le__hconn *c) {
+    c->sys_errno = 0;
     if (t->tls) {
-        r = mbedtls_ssl_read(&t->ssl, t->rbuf, sizeof t->rbuf);
+        int r = mbedtls_ssl_read(&c->ssl, t->rbuf, sizeof t->rbuf);
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
-            return 0;
+            return LE__RD_AGAIN;
 #ifdef MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET
-        if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) return 1;
+        if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) return LE__RD_TICKET;
 #endif
-        if (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
-            r == MBEDTLS_ERR_SSL_CONN_EOF)
-            r = 0;
-        else if (r < 0) {
-            if (waiting) le__https_io_fail(t, e, now, "reading the reply", r);
-            else le__https_drop(t); /* an idle connection broke: reopen later */
-            return 1;
-        }
+        if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == MBEDTLS_ERR_SSL_CONN_EOF)
+            return 0;
+        return r;
     } else {
         ssize_t n;
-        do n = recv(t->fd, t->rbuf, sizeof t->rbuf, 0);
+        do n = recv(c->fd, t->rbuf, sizeof t->rbuf, 0);
         while (n < 0 && errno == EINTR);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-        if (n < 0) {
-            t->sys_errno = errno;
-            if (waiting) le__https_io_fail(t, e, now, "reading the reply", 0);
-            else le__https_drop(t);
-            return 1;
-        }
-        r = (int)n;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return LE__RD_AGAIN;
+        if (n < 0) { c->sys_errno = errno; return -1; }
+        return (int)n;
     }
-    if (r == 0) { /* the server closed the connection */
-        le__https_drop(t);
-        le_feed(e, now, 0, 0);
+}
+
+static int64_t le__https_us(void) {
+    struct timespec m;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    return (int64_t)m.tv_sec * 1000000 + m.tv_nsec / 1000;
+}
+
+/* The now le_https_step was given, advanced by the CLOCK_MONOTONIC time
+   the step has taken so far: a handshake's crypto or a preemption can take
+   milliseconds, and a reply read after it must not be stamped with the
+   time before it (a follower's observed expiry would come early). */
+static le_time le__https_now(const le_https *t) {
+    le_time n = t->step_now;
+    int64_t el = le__https_us() - t->step_us;
+    if (el > 0) {
+        n.mono_ms += el / 1000;
+        n.wall_us += el;
+    }
+    return n;
+}
+
+/* Reads what is there for the stream c carries. 1 = progress (call
+   le_next again), 0 = would block. */
+static int le__https_read(le_https *t, le_elector *e, le_time now,
+                          le__hconn *c, int waiting) {
+    int r = le__https_rd(t, c);
+    if (r == LE__RD_AGAIN) return 0;
+    if (r == LE__RD_TICKET) return 1;
+    now = le__https_now(t); /* when it was read */
+    if (r < 0) {
+        if (waiting) le__https_io_fail(t, e, now, c, "reading the reply", r);
+        else le__https_drop(t, c); /* an idle connection broke: reopen later */
         return 1;
     }
-    if (le_feed(e, now, t->rbuf, (size_t)r) == LE_EUNAUTHORIZED)
+    if (r == 0) { /* the server closed the connection */
+        le__https_drop(t, c);
+        if (c->stream) le_watch_feed(e, now, 0, 0);
+        else le_feed(e, now, 0, 0);
+        return 1;
+    }
+    if (c->stream) le_watch_feed(e, now, t->rbuf, (size_t)r);
+    else if (le_feed(e, now, t->rbuf, (size_t)r) == LE_EUNAUTHORIZED)
         le__https_reload(t, e, now.mono_ms, 1);
     return 1;
+}
+
+/* Before the first byte of a request on a ready connection: 1 if the
+   connection had something to say (bytes, handed to the core, which fails
+   the request; a close or an error, after which it is reopened), 0 if it
+   is quiet. */
+static int le__https_unsolicited(le_https *t, le_elector *e, le_time now,
+                                 le__hconn *c) {
+    for (;;) {
+        int r = le__https_rd(t, c);
+        if (r == LE__RD_AGAIN) return 0;
+        if (r == LE__RD_TICKET) continue;
+        if (r <= 0) { /* an idle connection the server closed: reopen */
+            le__https_drop(t, c);
+            return 1;
+        }
+        now = le__https_now(t);
+        if (c->stream) le_watch_feed(e, now, t->rbuf, (size_t)r);
+        else le_feed(e, now, t->rbuf, (size_t)r);
+        return 1;
+    }
+}
+
+/* Moves a request on c: connect, handshake, write. 1 = progress, 0 = wait
+   for *ev on c->fd. */
+static int le__https_send(le_https *t, le_elector *e, le_time now,
+                          le__hconn *c, const char *data, size_t len,
+                          int64_t deadline, short *ev) {
+    long n;
+    if (c->state == LE__C_NONE) {
+        /* after a failed attempt, wait out the backoff only if it ends
+           before this request's deadline: every request gets at least one
+           attempt, so a follower sees a recovered server at its next poll
+           and a leader within RetryPeriod, as with client-go */
+        if (now.mono_ms < c->retry_at && c->retry_at <= deadline) {
+            *ev = 0;
+            return 0;
+        }
+        if (le__https_connect(t, e, now, c, deadline)) return 1;
+    }
+    if (c->state != LE__C_READY) {
+        int r = le__https_establish(t, e, now, c, ev);
+        if (r <= 0) return r < 0;
+    }
+    /* bytes that came before the request answer nothing: the core refuses
+       them (and the connection) instead of taking them as its reply */
+    if (!c->wrote && le__https_unsolicited(t, e, now, c)) return 1;
+    c->sys_errno = 0;
+    if (t->tls) {
+        int r = mbedtls_ssl_write(&c->ssl, (const unsigned char *)data, len);
+        if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
+            *ev = r == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN : POLLOUT;
+            return 0;
+        }
+        if (r < 0) {
+            le__https_io_fail(t, e, now, c, "sending a request", r);
+            return 1;
+        }
+        n = r;
+    } else {
+        ssize_t w;
+        do w = send(c->fd, data, len, MSG_NOSIGNAL);
+        while (w < 0 && errno == EINTR);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            *ev = POLLOUT;
+            return 0;
+        }
+        if (w < 0) {
+            c->sys_errno = errno;
+            le__https_io_fail(t, e, now, c, "sending a request", 0);
+            return 1;
+        }
+        n = (long)w;
+    }
+    if (n > 0) c->wrote = 1;
+    if ((size_t)n == len) t->stats.requests++;
+    if (c->stream) le_watch_sent(e, now, (size_t)n);
+    else le_sent(e, now, (size_t)n);
+    return 1;
+}
+
+/* One stream's part of a step: 1 = progress, 0 = waiting (*fd, *ev). */
+static int le__https_stream(le_https *t, le_elector *e, le_time now,
+                            le__hconn *c, le_want want, const char *data,
+                            size_t len, int64_t deadline, int *fd, short *ev) {
+    *fd = -1;
+    *ev = 0;
+    if (want != LE_WANT_SEND) c->wrote = 0;
+    switch (want) {
+    case LE_WANT_CLOSE:
+        le__https_drop(t, c);
+        return 1;
+    case LE_WANT_SEND: {
+        int r = le__https_send(t, e, now, c, data, len, deadline, ev);
+        if (!r && *ev) *fd = c->fd;
+        return r;
+    }
+    case LE_WANT_RECV:
+        if (c->state != LE__C_READY) { /* cannot happen; be safe */
+            le__sb b = le__https_sb(t->last_msg, sizeof t->last_msg);
+            le__puts(&b, "no connection while a reply was expected");
+            le__https_fail(t, e, now, c, LE_EIO, &b, 0);
+            return 1;
+        }
+        if (le__https_read(t, e, now, c, 1)) return 1;
+        *fd = c->fd;
+        *ev = POLLIN;
+        return 0;
+    default: /* waiting: watch an idle request connection for a close;
+                a watch connection nobody wants is dropped */
+        if (c->state == LE__C_READY && !c->stream) {
+            if (le__https_read(t, e, now, c, 0)) return 1;
+            *fd = c->fd;
+            *ev = POLLIN;
+        } else if (c->state != LE__C_NONE) {
+            le__https_drop(t, c); /* half-open and nobody waits for it */
+        }
+        return 0;
+    }
 }
 
 static le_step le__https_step(le_https *t, le_elector *e, le_time now);
 LEDEF le_step le_https_step(le_https *t, le_elector *e, le_time now) {
     le_step s = le__https_step(t, e, now);
-    s.conn = t->conn_seq;
+    s.conn = t->c[0].seq;
+    s.wconn = t->c[1].seq;
     return s;
 }
 
 static le_step le__https_step(le_https *t, le_elector *e, le_time now) {
     le_step s;
-    int i;
-    s.fd = -1;
-    s.events = 0;
-    s.done = 0;
-    s.conn = 0;
+    int i, k;
+    t->step_now = now;
+    t->step_us = le__https_us();
+    memset(&s, 0, sizeof s);
+    s.fd = s.wfd = -1;
     s.deadline = now.mono_ms;
     if (t->reload && now.mono_ms >= t->token_next) {
         if (t->token_next == INT64_MIN) t->token_next = now.mono_ms + t->token_reload_ms;
@@ -3583,129 +5131,49 @@ static le_step le__https_step(le_https *t, le_elector *e, le_time now) {
     }
     for (i = 0; i < 64; i++) {
         le_action a;
-        /* a connection that is not up by the request's deadline */
-        if ((t->conn == LE__C_CONNECTING || t->conn == LE__C_HANDSHAKE) &&
-            now.mono_ms >= t->conn_deadline) {
-            le__sb b = le__https_sb(t->last_msg, sizeof t->last_msg);
-            int tls = t->conn == LE__C_HANDSHAKE;
-            le__puts(&b, tls ? "TLS handshake with the API server at "
-                             : "no TCP connection to the API server at ");
-            le__puts(&b, t->addr_text);
-            le__puts(&b, tls ? " did not complete in time (the server "
-                               "accepts connections but does not answer)"
-                             : " in time (packets dropped: firewall, "
-                               "NetworkPolicy egress, or the server is down)");
-            le__https_fail(t, e, now, tls ? LE_ETLS : LE_ECONNECT, &b, 1);
+        now = le__https_now(t);
+        /* a connection that is not up by its request's deadline */
+        for (k = 0; k < 2; k++) {
+            le__hconn *c = &t->c[k];
+            if ((c->state == LE__C_CONNECTING || c->state == LE__C_HANDSHAKE) &&
+                now.mono_ms >= c->deadline) {
+                le__sb b = le__https_sb(t->last_msg, sizeof t->last_msg);
+                int tls = c->state == LE__C_HANDSHAKE;
+                le__puts(&b, tls ? "TLS handshake with the API server at "
+                                 : "no TCP connection to the API server at ");
+                le__puts(&b, c->addr_text);
+                le__puts(&b, tls ? " did not complete in time (the server "
+                                   "accepts connections but does not answer)"
+                                 : " in time (packets dropped: firewall, "
+                                   "NetworkPolicy egress, or the server is "
+                                   "down)");
+                le__https_fail(t, e, now, c, tls ? LE_ETLS : LE_ECONNECT, &b, 1);
+            }
         }
         a = le_next(e, now);
-        switch (a.want) {
-        case LE_WANT_DONE:
-            le__https_drop(t);
-            s.fd = -1;
+        if (a.want == LE_WANT_DONE) {
+            le__https_drop(t, &t->c[0]);
+            le__https_drop(t, &t->c[1]);
+            s.fd = s.wfd = -1;
             s.done = 1;
             s.deadline = INT64_MAX;
             return s;
-        case LE_WANT_CLOSE:
-            le__https_drop(t);
-            continue;
-        case LE_WANT_WAIT:
-            if (t->conn == LE__C_READY) {
-                if (le__https_read(t, e, now, 0)) continue;
-                s.fd = t->fd;
-                s.events = POLLIN;
-            } else if (t->conn != LE__C_NONE) {
-                le__https_drop(t); /* half-open and nobody waits for it */
-            }
-            s.deadline = a.deadline;
-            if (t->reload && t->token_next < s.deadline) s.deadline = t->token_next;
-            return s;
-        case LE_WANT_SEND:
-            if (t->conn == LE__C_NONE) {
-                /* a leader tries at least once per request whatever the
-                   backoff, like client-go every RetryPeriod: an outage
-                   shorter than RenewDeadline must not cost leadership */
-                if (now.mono_ms < t->retry_at && !le_is_leader(e, now.mono_ms)) {
-                    if (t->retry_at <= a.deadline) {
-                        s.deadline = t->retry_at;
-                        return s;
-                    } else {
-                        /* backing off past the request's deadline: fail it
-                           now with the cause, the core retries later */
-                        char m[LE_ERRMSG_MAX];
-                        le__sb b = le__https_sb(m, sizeof m);
-                        le__puts(&b, t->last_msg);
-                        le__puts(&b, " (next connection attempt in ");
-                        le__puti(&b, t->retry_at - now.mono_ms);
-                        le__puts(&b, " ms)");
-                        le__cstr(&b);
-                        le_io_error(e, now, t->last_err, m);
-                        continue;
-                    }
-                }
-                if (le__https_connect(t, e, now, a.deadline)) continue;
-            }
-            if (t->conn != LE__C_READY) {
-                int r = le__https_establish(t, e, now, &s);
-                if (r < 0) continue;
-                if (r == 0) {
-                    s.deadline = a.deadline;
-                    return s;
-                }
-            }
-            {
-                long n;
-                t->sys_errno = 0;
-                if (t->tls) {
-                    int r = mbedtls_ssl_write(&t->ssl,
-                                              (const unsigned char *)a.data,
-                                              a.len);
-                    if (r == MBEDTLS_ERR_SSL_WANT_WRITE ||
-                        r == MBEDTLS_ERR_SSL_WANT_READ) {
-                        s.fd = t->fd;
-                        s.events = r == MBEDTLS_ERR_SSL_WANT_READ ? POLLIN
-                                                                   : POLLOUT;
-                        s.deadline = a.deadline;
-                        return s;
-                    }
-                    if (r < 0) {
-                        le__https_io_fail(t, e, now, "sending a request", r);
-                        continue;
-                    }
-                    n = r;
-                } else {
-                    ssize_t w;
-                    do w = send(t->fd, a.data, a.len, MSG_NOSIGNAL);
-                    while (w < 0 && errno == EINTR);
-                    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        s.fd = t->fd;
-                        s.events = POLLOUT;
-                        s.deadline = a.deadline;
-                        return s;
-                    }
-                    if (w < 0) {
-                        t->sys_errno = errno;
-                        le__https_io_fail(t, e, now, "sending a request", 0);
-                        continue;
-                    }
-                    n = (long)w;
-                }
-                if ((size_t)n == a.len) t->stats.requests++;
-                le_sent(e, now, (size_t)n);
-            }
-            continue;
-        case LE_WANT_RECV:
-            if (t->conn != LE__C_READY) { /* cannot happen; be safe */
-                le__sb b = le__https_sb(t->last_msg, sizeof t->last_msg);
-                le__puts(&b, "no connection while a reply was expected");
-                le__https_fail(t, e, now, LE_EIO, &b, 0);
-                continue;
-            }
-            if (le__https_read(t, e, now, 1)) continue;
-            s.fd = t->fd;
-            s.events = POLLIN;
-            s.deadline = a.deadline;
-            return s;
         }
+        /* one stream at a time: whatever moved, ask the core again */
+        if (le__https_stream(t, e, now, &t->c[0], a.want, a.data, a.len,
+                             a.req_deadline, &s.fd, &s.events))
+            continue;
+        if (le__https_stream(t, e, now, &t->c[1], a.watch, a.wdata, a.wlen,
+                             a.watch_deadline, &s.wfd, &s.wevents))
+            continue;
+        s.deadline = a.deadline;
+        for (k = 0; k < 2; k++) /* a backoff to wait out */
+            if (t->c[k].state == LE__C_NONE && t->c[k].retry_at > now.mono_ms &&
+                t->c[k].retry_at < s.deadline &&
+                (k ? a.watch : a.want) == LE_WANT_SEND)
+                s.deadline = t->c[k].retry_at;
+        if (t->reload && t->token_next < s.deadline) s.deadline = t->token_next;
+        return s;
     }
     return s; /* busy: come back at once */
 }
@@ -3769,14 +5237,17 @@ static void le__io_drain(const le_cancel *c) {
     while (read(c->fd[0], buf, sizeof buf) > 0) {}
 }
 
-/* Waits for fd/events (fd may be -1) until deadline, and for the cancel
-   pipe until the cancel has been acted on. */
-static void le__io_poll(const le_io *io, int fd, short events,
-                        int64_t deadline, int watch_cancel) {
-    struct pollfd p[2];
+/* Waits for fd/events and wfd/wevents (either may be -1) until deadline,
+   and for the cancel pipe until the cancel has been acted on. */
+static void le__io_poll(const le_io *io, int fd, short events, int wfd,
+                        short wevents, int64_t deadline, int watch_cancel) {
+    struct pollfd p[3];
     int n = 0, c = watch_cancel && io->cancel && io->cancel->ok;
     if (fd >= 0) {
         p[n].fd = fd; p[n].events = events; p[n].revents = 0; n++;
+    }
+    if (wfd >= 0) {
+        p[n].fd = wfd; p[n].events = wevents; p[n].revents = 0; n++;
     }
     if (c) {
         if (io->cancel->fired) return; /* act on it first */
@@ -3792,6 +5263,7 @@ LEDEF int le_run(le_elector *e, const le_io *io) {
     char err[LE_ERRMSG_MAX];
     int own = io->send != 0;
     if (own ? (!io->recv || !io->close) : !io->https) return LE_EINVAL;
+    if (own) e->watch_on = 0; /* one connection: followers poll */
     for (;;) {
         le_time now = le__io_now(io);
         int64_t tick_at = INT64_MAX, until;
@@ -3810,7 +5282,7 @@ LEDEF int le_run(le_elector *e, const le_io *io) {
             /* leadership changed: let the work start (or stop) at once */
             if (io->tick && le_is_leader(e, now.mono_ms) != led) continue;
             until = s.deadline < tick_at ? s.deadline : tick_at;
-            le__io_poll(io, s.fd, s.events, until, !stopped);
+            le__io_poll(io, s.fd, s.events, s.wfd, s.wevents, until, !stopped);
             continue;
         }
         {
@@ -3827,7 +5299,7 @@ LEDEF int le_run(le_elector *e, const le_io *io) {
                 break;
             case LE_WANT_WAIT:
                 if (io->wait) io->wait(io->ctx, until);
-                else le__io_poll(io, -1, 0, until, !stopped);
+                else le__io_poll(io, -1, 0, -1, 0, until, !stopped);
                 break;
             case LE_WANT_SEND:
                 n = io->send(io->ctx, a.data, a.len, until, err);

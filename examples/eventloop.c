@@ -3,20 +3,21 @@
    The program has its own work on the same thread: a timer that fires every
    --every ms (default 1000) and prints a heartbeat with the leadership
    state, and stdin, echoed back while this replica leads. The elector
-   needs one file descriptor at most and a deadline, both from
-   le_https_step(); the loop polls them next to its own, with no threads.
+   needs two file descriptors at most (the request connection, and a
+   follower's watch) and a deadline, all from le_https_step(); the loop
+   polls them next to its own, with no threads.
 
    SIGTERM/SIGINT go through le_cancel: the handler only sets a flag and
    writes to a pipe that is in the poll set, so the loop wakes at once,
    calls le_stop() (the Lease is released) and keeps stepping until the
    elector is done.
 
-   With epoll instead of poll: register le_step.fd (EPOLLIN|EPOLLOUT, or as
-   asked) and register it again whenever le_step.conn changes: after a
-   reconnect the socket is new even when its number is the same, and the
-   old one left the epoll set when it was closed. With libuv: a uv_poll_t
-   on the fd and a uv_timer_t for the deadline, a new uv_poll_t whenever
-   le_step.conn changes.
+   With epoll instead of poll: register le_step.fd and le_step.wfd
+   (EPOLLIN|EPOLLOUT, or as asked) and register each again whenever
+   le_step.conn (le_step.wconn) changes: after a reconnect the socket is new
+   even when its number is the same, and the old one left the epoll set
+   when it was closed. With libuv: a uv_poll_t on each fd and a uv_timer_t
+   for the deadline, a new uv_poll_t whenever its conn changes.
 
    Same options as periodic.c: --kubeconfig FILE | --server URL --ca FILE
    --token-file FILE, --name, --ns, --id, --every, --lease-ms, --renew-ms,
@@ -53,6 +54,7 @@ static void on_event(void *user, const le_event *ev) {
         break;
     case LE_EV_ERROR:
         printf("[%s] error: %s\n", a->id, ev->message);
+        break;    default: /* LE_EV_RECORD_STORED: this program stores no records */
         break;
     }
     fflush(stdout);
@@ -109,7 +111,7 @@ int main(int argc, char **argv) {
 
     timer_at = le_clock().mono_ms + every;
     for (;;) {
-        struct pollfd p[3];
+        struct pollfd p[4];
         int n = 0, ie = -1, iq, is = -1;
         int64_t until;
         le_time now = le_clock();
@@ -136,12 +138,15 @@ int main(int argc, char **argv) {
         if (s.fd >= 0) {
             p[n].fd = s.fd; p[n].events = s.events; p[n].revents = 0; ie = n++;
         }
+        if (s.wfd >= 0) {
+            p[n].fd = s.wfd; p[n].events = s.wevents; p[n].revents = 0; n++;
+        }
         p[n].fd = quit.fd[0]; p[n].events = POLLIN; p[n].revents = 0; iq = n++;
         if (stdin_open && !stopping) {
             p[n].fd = 0; p[n].events = POLLIN; p[n].revents = 0; is = n++;
         }
         poll(p, (nfds_t)n, le_timeout_ms(until, le_clock().mono_ms));
-        (void)ie; /* the elector's fd: le_https_step() does the IO */
+        (void)ie; /* the elector's fds: le_https_step() does the IO */
         if (p[iq].revents) {
             char b[16];
             while (read(quit.fd[0], b, sizeof b) > 0) {}

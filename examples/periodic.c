@@ -76,6 +76,7 @@ static void on_event(void *user, const le_event *ev) {
         break;
     case LE_EV_ERROR:
         printf("[%s] error: %s\n", a->id, ev->message);
+        break;    default: /* LE_EV_RECORD_STORED: this program stores no records */
         break;
     }
     fflush(stdout);

@@ -11,7 +11,7 @@ envfile="$(tools/kube/up.sh 2>/dev/null)" || { echo "static: 0 passed, 1 failed 
 set -a; . "$envfile"; set +a
 out=build/static/run.out
 "$bin" --server "$LE_SERVER" --ca "$LE_CA" --token-file "$LE_USER_TOKEN_FILE" --ns default \
-    --name static-check --id static-check-0 >"$out" 2>&1 &
+    --name "static-check-$$" --id static-check-0 >"$out" 2>&1 &
 pid=$!
 for _ in $(seq 50); do grep -q "work 2" "$out" && break; sleep 0.1; done
 kill -TERM "$pid"; wait "$pid"; rc=$?

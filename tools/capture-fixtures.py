@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Records kube-apiserver's raw HTTP/1.1 replies to the requests le.h makes,
-into tests/fixtures/*.http, for the unit tests. Needs the local API server:
-    tools/kube/up.sh && python3 tools/capture-fixtures.py
+into tests/fixtures/*.http (or OUT_DIR), for the unit tests. Needs the local
+API server (LE_STATE_DIR names its state dir if it is not the default one):
+    tools/kube/up.sh && python3 tools/capture-fixtures.py [OUT_DIR]
 The requests carry le.h's User-Agent: the API server pretty-prints JSON for
 curl and wget, and compact JSON is what le.h receives."""
 import json, os, re, socket, ssl, sys
@@ -14,7 +15,8 @@ for line in open(os.path.join(state, "env")):
 host, port = re.match(r"https://([^:/]+):(\d+)", env["LE_SERVER"]).groups()
 tok = {k: open(env[f"LE_{k.upper()}_TOKEN_FILE"]).read().strip() for k in ("admin", "user", "norbac")}
 ctx = ssl.create_default_context(cafile=env["LE_CA"])
-out = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures")
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures")
+os.makedirs(out, exist_ok=True)
 API = "/apis/coordination.k8s.io/v1/namespaces/"
 
 

@@ -2,8 +2,10 @@
 # Installs the Debian packages le.h builds and tests with, if any is missing.
 # Used by .ci/run and `make demo`; safe to run again.
 set -euo pipefail
-# dpkg-dev: apt-get source (mbedTLS 3.6); openssl: test certificates; musl-tools: make static
-pkgs=(build-essential libmbedtls-dev node-llhttp libjsmn-dev valgrind dpkg-dev openssl musl-tools)
+# dpkg-dev: apt-get source (mbedTLS 3.6); openssl: test certificates; musl-tools: make static; iproute2: ss for make bench;
+# postgresql: the le-run --once tests (tests/le-run); clang, libclang-rt-14-dev: libFuzzer (tests/fuzz)
+pkgs=(build-essential libmbedtls-dev node-llhttp libjsmn-dev valgrind dpkg-dev openssl musl-tools iproute2 postgresql
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,4 +17,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-command -v go >/dev/null || { echo "deps: Go is needed for the local API server (tools/kube); install Go >= 1.24" >&2; exit 1; }
+command -v go >/dev/null || { echo "deps: Go is needed for the local API server (tools/kube); install Go >= 1.26 (Kubernetes 1.37's go.mod needs it)" >&2; exit 1; }

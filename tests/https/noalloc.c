@@ -48,14 +48,14 @@ static int drive(int64_t ms, int until_leading) {
     for (;;) {
         le_time now = le_clock();
         le_step s;
-        struct pollfd p;
+        struct pollfd p[2];
+        int n = 0;
         if (now.mono_ms >= end || (until_leading && leading)) return 0;
         s = le_https_step(&t, &e, now);
         if (s.done) return 1;
-        p.fd = s.fd;
-        p.events = s.events;
-        p.revents = 0;
-        poll(&p, s.fd >= 0 ? 1 : 0,
+        if (s.fd >= 0) { p[n].fd = s.fd; p[n].events = s.events; p[n].revents = 0; n++; }
+        if (s.wfd >= 0) { p[n].fd = s.wfd; p[n].events = s.wevents; p[n].revents = 0; n++; }
+        poll(p, (nfds_t)n,
              le_timeout_ms(s.deadline < end ? s.deadline : end,
                            le_clock().mono_ms));
     }

@@ -227,6 +227,33 @@ if command -v kubectl >/dev/null; then
     else
         pass "deploy: the Role forbids reading other Leases"
     fi
+    # a follower with the Role watches: no 403 on its watch, and it takes
+    # the released Lease at once
+    "$out/periodic" "${sa[@]}" "${fast[@]}" --id rbac-l >"$work/rbac-l.out" 2>&1 &
+    lpid=$!; pids+=("$lpid")
+    if wait_for "$work/rbac-l.out" "leading (term" 10; then
+        "$out/periodic" "${sa[@]}" "${fast[@]}" --id rbac-f >"$work/rbac-f.out" 2>&1 &
+        fpid=$!; pids+=("$fpid")
+        wait_for "$work/rbac-f.out" "following" 10
+        sleep 2
+        kill -TERM "$lpid"; wait "$lpid"
+        if wait_for "$work/rbac-f.out" "leading (term" 3 && ! grep -q "on watch lease" "$work/rbac-f.out"; then
+            pass "deploy: with rbac.yaml's Role a follower watches the Lease (no 403) and takes it when released"
+        else
+            fail "deploy: follower with rbac.yaml (see $work/rbac-f.out)"
+        fi
+        kill -TERM "$fpid"; wait "$fpid"
+    else
+        kill "$lpid" 2>/dev/null
+        fail "deploy: leader with rbac.yaml (see $work/rbac-l.out)"
+    fi
+    if "${k[@]}" --server "$LE_SERVER" --certificate-authority "$LE_CA" \
+        --token "$(cat "$work/sa.token")" -n "$dns" get lease --field-selector metadata.name=other-lease \
+        --watch --request-timeout=2s >"$work/rbac-watch.log" 2>&1 || ! grep -q Forbidden "$work/rbac-watch.log"; then
+        fail "deploy: the Role allows watching other Leases (see $work/rbac-watch.log)"
+    else
+        pass "deploy: the Role forbids watching other Leases"
+    fi
     "${k[@]}" -n "$dns" delete lease periodic-example >>"$work/deploy.log" 2>&1
     "${k[@]}" -n "$dns" patch role periodic-lease --type=json \
         -p '[{"op":"remove","path":"/rules/1"}]' >>"$work/deploy.log" 2>&1

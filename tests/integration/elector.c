@@ -2,7 +2,10 @@
    Runs le_run() through the bundled HTTPS transport and prints each event
    as a JSON line stamped with CLOCK_MONOTONIC (ns), the same format as
    tools/kube's client-go peer, so both can be checked together.
-   SIGTERM/SIGINT: stop leading, release the Lease, exit 0. */
+   SIGTERM/SIGINT: stop leading, release the Lease, exit 0.
+   --print-stats 1 adds a "stats" line (le_get_stats: requests, watch
+   events, watching, last renew) whenever one of those changes; it is seen
+   between le_run's steps, so a change shows at the step after it. */
 #define _POSIX_C_SOURCE 200809L
 #define LE_IMPLEMENTATION
 #define LE_HTTPS
@@ -56,7 +59,7 @@ static void line(const char *ev, const char *extra) {
 }
 
 static void on_event(void *user, const le_event *ev) {
-    char extra[1400], s[1200];
+    char extra[2600], s[1200];
     (void)user;
     switch (ev->type) {
     case LE_EV_STARTED_LEADING:
@@ -72,12 +75,42 @@ static void on_event(void *user, const le_event *ev) {
         snprintf(extra, sizeof extra, ",\"leader\":%s", s);
         line("new_leader", extra);
         break;
+    case LE_EV_RECORD_STORED: {
+        char v[600];
+        jstr(s, sizeof s, ev->key);
+        jstr(v, sizeof v, ev->value);
+        snprintf(extra, sizeof extra, ",\"key\":%s,\"value\":%s", s, v);
+        line("record", extra);
+        break;
+    }
     case LE_EV_ERROR:
         jstr(s, sizeof s, ev->message);
         snprintf(extra, sizeof extra, ",\"error\":%d,\"status\":%d,\"err\":%s", ev->error, ev->status, s);
         line("error", extra);
         break;
     }
+}
+
+/* --print-stats: the counters as last printed */
+static le_stats shown;
+
+static int64_t on_tick(void *user, le_elector *e, le_time now) {
+    char extra[300];
+    le_stats s = le_get_stats(e);
+    (void)user;
+    (void)now;
+    if (s.requests != shown.requests || s.watch_events != shown.watch_events ||
+        s.watching != shown.watching || s.last_renew_ms != shown.last_renew_ms) {
+        snprintf(extra, sizeof extra,
+                 ",\"requests\":%llu,\"watch_events\":%llu,\"watching\":%d,"
+                 "\"slowpath\":%llu,\"last_renew_ms\":%lld",
+                 (unsigned long long)s.requests, (unsigned long long)s.watch_events, s.watching,
+                 (unsigned long long)s.slowpath,
+                 s.last_renew_ms == INT64_MIN ? -1LL : (long long)s.last_renew_ms);
+        line("stats", extra);
+        shown = s;
+    }
+    return INT64_MAX;
 }
 
 /* "15s", "500ms", "2" (seconds) */
@@ -98,7 +131,7 @@ int main(int argc, char **argv) {
     le_config c;
     le_io io;
     struct sigaction sa;
-    int i, rc;
+    int i, rc, print_stats = 0;
     memset(&hc, 0, sizeof hc);
     memset(&c, 0, sizeof c);
     for (i = 1; i + 1 < argc; i += 2) {
@@ -114,6 +147,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--renew-deadline")) c.renew_deadline_ms = dur_ms(v);
         else if (!strcmp(k, "--retry-period")) c.retry_period_ms = dur_ms(v);
         else if (!strcmp(k, "--token-reload")) hc.token_reload_ms = dur_ms(v);
+        else if (!strcmp(k, "--poll-only")) c.poll_only = atoi(v);
+        else if (!strcmp(k, "--print-stats")) print_stats = atoi(v);
         else { fprintf(stderr, "le-elector: unknown flag %s\n", k); return 2; }
     }
     c.on_event = on_event;
@@ -137,6 +172,10 @@ int main(int argc, char **argv) {
     memset(&io, 0, sizeof io);
     io.https = &t;
     io.cancel = &stop;
+    if (print_stats) {
+        shown.last_renew_ms = INT64_MIN;
+        io.tick = on_tick;
+    }
     rc = le_run(&e, &io);
     line("exit", NULL);
     le_https_free(&t);

@@ -32,7 +32,9 @@ class Replica:
             cmd = [os.path.join(TOP, "build", "le-elector"), "--server", cfg["LE_SERVER"],
                    "--ca", cfg["LE_CA"], "--token-file", cfg["LE_USER_TOKEN_FILE"]]
         else:
-            cmd = [os.path.join(TOP, "tools", "kube", "bin", "le-peer"), "run", "--rejoin",
+            # client-go of the server's own release (tools/kube/versions.sh)
+            kbin = cfg.get("LE_KUBE_BIN") or os.path.join(TOP, "tools", "kube", "bin")
+            cmd = [os.path.join(kbin, "le-peer"), "run", "--rejoin",
                    "--server", cfg["LE_SERVER"], "--ca", cfg["LE_CA"],
                    "--token-file", cfg["LE_USER_TOKEN_FILE"]]
         cmd += ["--namespace", "default", "--name", lease, "--identity", ident,

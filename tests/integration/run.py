@@ -13,7 +13,7 @@ from harness import (STATE, TOP, Replica, check_no_overlap, env, first_start_aft
                      mono_ns, wait_for)
 
 CFG = env()
-PEER = os.path.join(TOP, "tools", "kube", "bin", "le-peer")
+PEER = os.path.join(CFG.get("LE_KUBE_BIN") or os.path.join(TOP, "tools", "kube", "bin"), "le-peer")
 FAST = ("4s", "3s", "1s")  # LeaseDuration, RenewDeadline, RetryPeriod for the long scenarios
 
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Stop the kube-apiserver-local of STATE_DIR (default tools/kube/state):
-# SIGTERM, wait up to 20 s, then SIGKILL. Keeps the state (etcd data,
-# certificates, tokens) for the next up.sh.
+# Stop the kube-apiserver-local of STATE_DIR (default: the state dir of the
+# release LE_KUBE_VERSION selects, versions.sh): SIGTERM, wait up to 20 s,
+# then SIGKILL. Keeps the state (etcd data, certificates, tokens) for the
+# next up.sh.
 #
-#   tools/kube/down.sh [STATE_DIR]
+#   [LE_KUBE_VERSION=1.35] tools/kube/down.sh [STATE_DIR]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-state="${1:-$here/state}"
+. "$here/versions.sh"
+state="${1:-$kube_state}"
 [[ -d "$state" ]] || { echo "down.sh: no state dir $state" >&2; exit 0; }
 state="$(cd "$state" && pwd)"
 

@@ -9,7 +9,8 @@
 #   -IOUT/include -DMBEDTLS_CONFIG_FILE='"le_mbedtls_config.h"'
 # The configuration (tools/mbedtls/le_mbedtls_config.h) is a TLS 1.2 + 1.3
 # client with RSA and ECDSA chains, X.509 and PEM, and the static-buffer
-# allocator (MBEDTLS_MEMORY_BUFFER_ALLOC_C) that Debian's 2.28 build lacks.
+# allocator (MBEDTLS_MEMORY_BUFFER_ALLOC_C) that Debian's 2.28 build lacks, and
+# getrandom(2) as its entropy source on any libc (le_entropy.c).
 #
 # Needs: a deb-src entry for trixie (added as
 # /etc/apt/sources.list.d/le-trixie-src.sources when missing and we are root),
@@ -26,7 +27,10 @@ out="$(cd "$out" && pwd)"
 src_parent="$out/src"
 cfg="$here/le_mbedtls_config.h"
 stamp="$out/.stamp"
-want_stamp="$(sha256sum "$cfg" "$0" | sha256sum | cut -c1-16)"
+# MBEDTLS_EXTRA_CFLAGS (e.g. -flto) and AR (gcc-ar for LTO objects) are
+# added to the build and to the stamp
+extra="${MBEDTLS_EXTRA_CFLAGS:-}"
+want_stamp="$( (sha256sum "$cfg" "$0" "$here/le_entropy.c"; echo "$extra ${CC:-cc} ${AR:-ar}") | sha256sum | cut -c1-16)"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" &&
       -f "$out/lib/libmbedtls.a" ]]; then
@@ -77,10 +81,14 @@ cp -r "$srcdir/include/mbedtls" "$srcdir/include/psa" "$out/include/"
 cp "$cfg" "$out/include/le_mbedtls_config.h"
 make -s -C "$srcdir/library" clean >/dev/null
 make -s -C "$srcdir/library" -j"$(nproc)" static \
-    CC="${CC:-cc}" \
-    CFLAGS="-Os -ffunction-sections -fdata-sections -I$out/include \
+    CC="${CC:-cc}" AR="${AR:-ar}" \
+    CFLAGS="-Os $extra -ffunction-sections -fdata-sections -I$out/include \
 -DMBEDTLS_CONFIG_FILE='\"le_mbedtls_config.h\"'" >&2
 cp "$srcdir"/library/libmbed{tls,x509,crypto}.a "$out/lib/"
+# the entropy source the configuration names (MBEDTLS_ENTROPY_HARDWARE_ALT)
+# shellcheck disable=SC2086
+${CC:-cc} -Os $extra -ffunction-sections -fdata-sections -c "$here/le_entropy.c" -o "$out/lib/le_entropy.o"
+${AR:-ar} rcs "$out/lib/libmbedcrypto.a" "$out/lib/le_entropy.o"
 echo "$want_stamp" >"$stamp"
 ls -l "$out/lib" >&2
 echo "build.sh: mbedTLS 3 in $out" >&2

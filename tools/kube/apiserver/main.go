@@ -43,6 +43,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/component-base/version"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app"
 )
 
@@ -115,6 +116,9 @@ func run(o options) error {
 	defer os.Remove(pidPath)
 	defer os.Remove(envPath)
 
+	if err := checkRelease(state); err != nil {
+		return err
+	}
 	m, err := prepareState(state)
 	if err != nil {
 		return err
@@ -176,6 +180,24 @@ func run(o options) error {
 	fmt.Fprintf(os.Stderr, "kube-apiserver-local: apiserver stopped after %s (err=%v)\n", time.Since(start).Round(time.Millisecond), err)
 	_ = os.Remove(envPath)
 	return err
+}
+
+// checkRelease keeps one state dir to one Kubernetes minor release: etcd
+// refuses data written by a newer etcd, and skipping minor releases is no
+// supported upgrade, so a state dir used by another release is an error
+// that says what to do, not a server that fails half way. A state dir
+// without the record (made before it existed) is taken as this release's.
+func checkRelease(dir string) error {
+	rec := filepath.Join(dir, "kube-release")
+	if b, err := os.ReadFile(rec); err == nil {
+		if had := strings.TrimSpace(string(b)); had != version.DefaultKubeBinaryVersion {
+			return fmt.Errorf("state dir %s holds the data of Kubernetes %s, this is %s: "+
+				"use the state dir of this release (tools/kube/versions.sh; LE_KUBE_VERSION selects it) "+
+				"or delete %s", dir, had, version.DefaultKubeBinaryVersion, dir)
+		}
+		return nil
+	}
+	return os.WriteFile(rec, []byte(version.DefaultKubeBinaryVersion+"\n"), 0o644)
 }
 
 // material holds the paths of the generated files in the state directory.
@@ -576,6 +598,10 @@ func whenReady(ctx context.Context, o options, m *material, server, envPath stri
 		"LE_USER_CERT=" + m.userCert,
 		"LE_USER_KEY=" + m.userKey,
 		"LE_STATE_DIR=" + o.state,
+		// the release this server is (its /version), and the directory of
+		// the le-peer and kubectl built from the same release
+		"LE_KUBE_RELEASE=" + version.Get().GitVersion,
+		"LE_KUBE_BIN=" + binDir(),
 		"LE_APISERVER_PID=" + strconv.Itoa(os.Getpid()),
 		"",
 	}, "\n")
@@ -590,6 +616,19 @@ func whenReady(ctx context.Context, o options, m *material, server, envPath stri
 		time.Since(start).Round(time.Millisecond), readyAfter.Round(time.Millisecond))
 	fmt.Fprintf(os.Stdout, "ready %s\n", server)
 	return nil
+}
+
+// binDir is the directory of this executable, where build.sh puts le-peer
+// and kubectl of the same release.
+func binDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if p, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = p
+	}
+	return filepath.Dir(exe)
 }
 
 func bootstrap(ctx context.Context, cs kubernetes.Interface) error {
