@@ -168,7 +168,8 @@
    - configuration like client-go's rest.InClusterConfig, or an explicit
      server, or a subset of kubeconfig;
    - token files re-read every minute and at once after a 401;
-   - reconnects with capped exponential backoff and jitter;
+   - reconnects with capped exponential backoff and jitter (a leader's
+     renewal never waits for it: RetryPeriod paces those);
    - two ways to drive an elector: le_run(), a blocking runner, and
      le_https_step(), for poll/epoll/libuv-style event loops.
 
@@ -5011,6 +5012,18 @@ static int le__https_unsolicited(le_https *t, le_elector *e, le_time now,
     }
 }
 
+/* After a failed attempt, a request waits out the backoff only if it ends
+   before the request's deadline: every request gets at least one attempt,
+   so a follower sees a recovered server at its next poll, as with
+   client-go. A leader's renewal never waits: RetryPeriod already paces it,
+   and an attempt put off to the end of its window can miss RenewDeadline
+   although the server is back. */
+static int le__https_waits(const le_https *t, const le_elector *e,
+                           le_time now, const le__hconn *c, int64_t deadline) {
+    if (now.mono_ms >= c->retry_at || c->retry_at > deadline) return 0;
+    return c != &t->c[0] || !le_is_leader(e, now.mono_ms);
+}
+
 /* Moves a request on c: connect, handshake, write. 1 = progress, 0 = wait
    for *ev on c->fd. */
 static int le__https_send(le_https *t, le_elector *e, le_time now,
@@ -5018,11 +5031,7 @@ static int le__https_send(le_https *t, le_elector *e, le_time now,
                           int64_t deadline, short *ev) {
     long n;
     if (c->state == LE__C_NONE) {
-        /* after a failed attempt, wait out the backoff only if it ends
-           before this request's deadline: every request gets at least one
-           attempt, so a follower sees a recovered server at its next poll
-           and a leader within RetryPeriod, as with client-go */
-        if (now.mono_ms < c->retry_at && c->retry_at <= deadline) {
+        if (le__https_waits(t, e, now, c, deadline)) {
             *ev = 0;
             return 0;
         }
@@ -5168,9 +5177,10 @@ static le_step le__https_step(le_https *t, le_elector *e, le_time now) {
             continue;
         s.deadline = a.deadline;
         for (k = 0; k < 2; k++) /* a backoff to wait out */
-            if (t->c[k].state == LE__C_NONE && t->c[k].retry_at > now.mono_ms &&
-                t->c[k].retry_at < s.deadline &&
-                (k ? a.watch : a.want) == LE_WANT_SEND)
+            if (t->c[k].state == LE__C_NONE && t->c[k].retry_at < s.deadline &&
+                (k ? a.watch : a.want) == LE_WANT_SEND &&
+                le__https_waits(t, e, now, &t->c[k],
+                                k ? a.watch_deadline : a.req_deadline))
                 s.deadline = t->c[k].retry_at;
         if (t->reload && t->token_next < s.deadline) s.deadline = t->token_next;
         return s;

@@ -111,6 +111,12 @@ int main(void) {
     }
     le_https_close(&t, &e, le_clock());
     drive(2000, 0);
+    {   /* stop between two renews: a stop with a renew in flight abandons
+           it and releases on a new connection, a second handshake */
+        uint64_t r = t.stats.requests;
+        while (t.stats.requests == r) drive(5, 0);
+        drive(60, 0);
+    }
     le_stop(&e, le_clock());
     done = drive(3000, 0);
     mallocs = le_test_count_stop();
