@@ -3369,22 +3369,59 @@ static int le__https_loopback(const struct sockaddr *sa) {
     return 0;
 }
 
+/* An address as inet_ntop() writes it (glibc's rules: the first longest run
+   of two or more zero groups becomes "::", ::ffff:a.b.c.d and ::a.b.c.d
+   dotted). musl's inet_ntop formats with snprintf, which would bring the C
+   library's printf into a static binary for this alone. */
+static void le__https_ip(le__sb *b, int v6, const unsigned char *a) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned w[8];
+    int i, base = -1, len = 0, run = 0;
+    if (!v6) {
+        for (i = 0; i < 4; i++) {
+            if (i) le__puts(b, ".");
+            le__puti(b, a[i]);
+        }
+        return;
+    }
+    for (i = 0; i < 8; i++) {
+        w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+        run = w[i] ? 0 : run + 1;
+        if (run > len) { len = run; base = i - run + 1; }
+    }
+    if (len < 2) {
+        base = -1;
+        len = 0;
+    }
+    for (i = 0; i < 8; i++) {
+        int d;
+        if (base >= 0 && i >= base && i < base + len) {
+            if (i == base) le__puts(b, ":");
+            continue;
+        }
+        if (i) le__puts(b, ":");
+        if (i == 6 && base == 0 && (len == 6 || (len == 5 && w[5] == 0xffff))) {
+            le__https_ip(b, 0, a + 12);
+            return;
+        }
+        for (d = 12; d > 0 && !(w[i] >> d); d -= 4) {}
+        for (; d >= 0; d -= 4) le__put(b, &hex[w[i] >> d & 15], 1);
+    }
+    if (base >= 0 && base + len == 8) le__puts(b, ":");
+}
+
 static void le__https_addr_text(char *out, size_t cap, const struct sockaddr *sa) {
-    char ip[INET6_ADDRSTRLEN];
     le__sb b = le__https_sb(out, cap);
     unsigned port = 0;
-    ip[0] = 0;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *s = (const struct sockaddr_in *)(const void *)sa;
-        inet_ntop(AF_INET, &s->sin_addr, ip, sizeof ip);
-        le__puts(&b, ip);
+        le__https_ip(&b, 0, (const unsigned char *)&s->sin_addr);
         port = ntohs(s->sin_port);
     } else {
         const struct sockaddr_in6 *s =
             (const struct sockaddr_in6 *)(const void *)sa;
-        inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof ip);
         le__puts(&b, "[");
-        le__puts(&b, ip);
+        le__https_ip(&b, 1, s->sin6_addr.s6_addr);
         le__puts(&b, "]");
         port = ntohs(s->sin6_port);
     }
@@ -3628,15 +3665,13 @@ static void le__https_ip_cb(void *ctx, int tag, const unsigned char *p,
 static void le__https_names_cb(void *ctx, int tag, const unsigned char *p,
                                size_t n) {
     le__sb *b = (le__sb *)ctx;
-    char ip[INET6_ADDRSTRLEN];
     if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)) {
         if (b->len) le__puts(b, ", ");
         le__put_clean(b, (const char *)p, n, 80);
     } else if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) &&
                (n == 4 || n == 16)) {
         if (b->len) le__puts(b, ", ");
-        inet_ntop(n == 4 ? AF_INET : AF_INET6, p, ip, sizeof ip);
-        le__puts(b, ip);
+        le__https_ip(b, n == 16, p);
     }
 }
 

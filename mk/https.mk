@@ -142,3 +142,15 @@ $(HTTPS_OUT3)/noalloc: tests/https/noalloc.c $(HTTPS_HDRS) \
 	@mkdir -p $(@D)
 	$(HTTPS_CC) $(HTTPS_C) $(HTTPS_CPP3) $< $(HTTPS_OUT3)/malloc_count.o \
 	    $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3) -o $@
+
+# A static build's printf-free text (le_mbedtls_snprintf, le.h's address
+# text) against glibc's, byte for byte; no server.
+$(HTTPS_OUT3)/text: tests/https/text.c $(HTTPS_HDRS) $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3)
+	@mkdir -p $(@D)
+	$(HTTPS_CC) $(HTTPS_C) $(HTTPS_CPP3) $< $(call HTTPS_LLOBJ,$(HTTPS_OUT3)) $(HTTPS_LIBS3) -o $@
+
+.PHONY: https-text
+https-text: https-mbedtls3
+	$(MAKE) -f mk/https.mk $(HTTPS_OUT3)/text
+	$(HTTPS_OUT3)/text
+TEST_EXTRA += https-text

@@ -16,11 +16,13 @@ CC=musl-gcc AR=gcc-ar MBEDTLS_EXTRA_CFLAGS="${lto[*]}" "$root/tools/mbedtls/buil
 # musl-gcc searches only musl's headers: give it jsmn.h alone
 mkdir -p "$out/inc"
 ln -sf /usr/include/jsmn.h "$out/inc/jsmn.h"
+# LE_ASSERT traps: assert() would bring in the C library's fprintf
 static_cc() { # static_cc SOURCE OUT: musl, -Os, unused sections dropped, stripped
     rm -f "$2"
     musl-gcc -static -Os "${lto[@]}" -ffunction-sections -fdata-sections \
         -Wl,--gc-sections -Wl,--build-id=none -Wl,-z,noseparate-code -s \
-        -DLE_HTTPS_NO_DNS -D_POSIX_C_SOURCE=200809L -I"$root" -I"$out/inc" \
+        -DLE_HTTPS_NO_DNS -D'LE_ASSERT(x)=((x) ? (void)0 : __builtin_trap())' \
+        -D_POSIX_C_SOURCE=200809L -I"$root" -I"$out/inc" \
         -I/usr/share/include/llhttp -I"$out/mbedtls/include" \
         -DMBEDTLS_CONFIG_FILE='"le_mbedtls_config.h"' \
         "$1" /usr/share/llhttp/{llhttp,api,http}.c \

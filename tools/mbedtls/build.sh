@@ -10,7 +10,8 @@
 # The configuration (tools/mbedtls/le_mbedtls_config.h) is a TLS 1.2 + 1.3
 # client with RSA and ECDSA chains, X.509 and PEM, and the static-buffer
 # allocator (MBEDTLS_MEMORY_BUFFER_ALLOC_C) that Debian's 2.28 build lacks, and
-# getrandom(2) as its entropy source on any libc (le_entropy.c).
+# getrandom(2) as its entropy source and an snprintf without floating point on
+# any libc (le_platform.c).
 #
 # Needs: a deb-src entry for trixie (added as
 # /etc/apt/sources.list.d/le-trixie-src.sources when missing and we are root),
@@ -30,7 +31,7 @@ stamp="$out/.stamp"
 # MBEDTLS_EXTRA_CFLAGS (e.g. -flto) and AR (gcc-ar for LTO objects) are
 # added to the build and to the stamp
 extra="${MBEDTLS_EXTRA_CFLAGS:-}"
-want_stamp="$( (sha256sum "$cfg" "$0" "$here/le_entropy.c"; echo "$extra ${CC:-cc} ${AR:-ar}") | sha256sum | cut -c1-16)"
+want_stamp="$( (sha256sum "$cfg" "$0" "$here/le_platform.c"; echo "$extra ${CC:-cc} ${AR:-ar}") | sha256sum | cut -c1-16)"
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want_stamp" &&
       -f "$out/lib/libmbedtls.a" ]]; then
@@ -85,10 +86,11 @@ make -s -C "$srcdir/library" -j"$(nproc)" static \
     CFLAGS="-Os $extra -ffunction-sections -fdata-sections -I$out/include \
 -DMBEDTLS_CONFIG_FILE='\"le_mbedtls_config.h\"'" >&2
 cp "$srcdir"/library/libmbed{tls,x509,crypto}.a "$out/lib/"
-# the entropy source the configuration names (MBEDTLS_ENTROPY_HARDWARE_ALT)
+# the entropy source and snprintf the configuration names
+# (MBEDTLS_ENTROPY_HARDWARE_ALT, MBEDTLS_PLATFORM_SNPRINTF_MACRO)
 # shellcheck disable=SC2086
-${CC:-cc} -Os $extra -ffunction-sections -fdata-sections -c "$here/le_entropy.c" -o "$out/lib/le_entropy.o"
-${AR:-ar} rcs "$out/lib/libmbedcrypto.a" "$out/lib/le_entropy.o"
+${CC:-cc} -Os $extra -ffunction-sections -fdata-sections -c "$here/le_platform.c" -o "$out/lib/le_platform.o"
+${AR:-ar} rcs "$out/lib/libmbedcrypto.a" "$out/lib/le_platform.o"
 echo "$want_stamp" >"$stamp"
 ls -l "$out/lib" >&2
 echo "build.sh: mbedTLS 3 in $out" >&2

@@ -16,7 +16,23 @@
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C   /* mbedtls_memory_buffer_alloc_init */
 #define MBEDTLS_ERROR_C                 /* mbedtls_strerror in messages */
 
-/* randomness: getrandom(2) on any libc (le_entropy.c, built into
+/* snprintf without floating point or stdio (le_platform.c, built into
+   libmbedcrypto.a by build.sh): a static binary leaves the C library's
+   printf out, about 10 KB */
+#include <stdarg.h>
+#include <stddef.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+int le_mbedtls_snprintf(char *out, size_t cap, const char *fmt, ...);
+int le_mbedtls_vsnprintf(char *out, size_t cap, const char *fmt, va_list ap);
+#ifdef __cplusplus
+}
+#endif
+#define MBEDTLS_PLATFORM_SNPRINTF_MACRO le_mbedtls_snprintf
+#define MBEDTLS_PLATFORM_VSNPRINTF_MACRO le_mbedtls_vsnprintf
+
+/* randomness: getrandom(2) on any libc (le_platform.c, built into
    libmbedcrypto.a by build.sh). mbedTLS's own source uses getrandom only
    with glibc and otherwise needs /dev/urandom, absent from an empty root. */
 #define MBEDTLS_ENTROPY_C
