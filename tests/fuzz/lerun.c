@@ -16,6 +16,8 @@
 #include "tools/le-run/le-run.c"
 #undef main
 
+#include <stdio.h>
+
 static run R;
 static le_elector EL;
 static hconn C;
