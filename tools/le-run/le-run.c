@@ -251,19 +251,13 @@ static const char *log_id = "";
    snprintf without floating point: with no printf or stdio left, a static
    le-run is about 10 KB smaller. */
 #if defined(MBEDTLS_PLATFORM_VSNPRINTF_MACRO)
+#define lr_snprintf le_mbedtls_snprintf
 #define lr_vsnprintf le_mbedtls_vsnprintf
 #else
+#include <stdio.h>
+#define lr_snprintf snprintf
 #define lr_vsnprintf vsnprintf
 #endif
-
-static int lr_snprintf(char *b, size_t n, const char *fmt, ...) {
-    va_list ap;
-    int r;
-    va_start(ap, fmt);
-    r = lr_vsnprintf(b, n, fmt, ap);
-    va_end(ap);
-    return r;
-}
 
 static void out_all(int fd, const char *s, size_t n) {
     while (n) {
