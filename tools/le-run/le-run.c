@@ -248,8 +248,8 @@ static const char *log_id = "";
 /* ---- output: write(2), no stdio ---------------------------------------------- */
 
 /* On the minimal mbedTLS (tools/mbedtls) formatting comes from its
-   snprintf without floating point: with no printf or stdio left, a static
-   le-run is about 10 KB smaller. */
+   snprintf without floating point: with no printf, stdio or strtol left, a
+   static le-run is 17 KB smaller. */
 #if defined(MBEDTLS_PLATFORM_VSNPRINTF_MACRO)
 #define lr_snprintf le_mbedtls_snprintf
 #define lr_vsnprintf le_mbedtls_vsnprintf

@@ -18,7 +18,7 @@
 
 /* snprintf without floating point or stdio (le_platform.c, built into
    libmbedcrypto.a by build.sh): a static binary leaves the C library's
-   printf out, about 10 KB */
+   printf and stdio out (le-run: 17 KB smaller) */
 #include <stdarg.h>
 #include <stddef.h>
 #ifdef __cplusplus
